@@ -1,0 +1,94 @@
+#include "config.h"
+
+#include "cursor.h"
+#include "decode_v5.h"
+
+static void
+read_header(PsCursor *cursor, PsV5Header *header)
+{
+    guint16 sampling;
+
+    ps_cursor_skip(cursor, 2); /* version, checked by the dispatcher */
+    header->count = ps_cursor_u16(cursor);
+    header->sys_uptime_ms = ps_cursor_u32(cursor);
+    header->unix_secs = ps_cursor_u32(cursor);
+    header->unix_nsecs = ps_cursor_u32(cursor);
+    header->sequence = ps_cursor_u32(cursor);
+    header->engine_type = ps_cursor_u8(cursor);
+    header->engine_id = ps_cursor_u8(cursor);
+    sampling = ps_cursor_u16(cursor);
+    header->sampling_mode = sampling >> 14;
+    header->sampling_interval = sampling & 0x3fff;
+}
+
+/* First and Last are sysUptime (ms) at the flow's first and last packet; the header says
+ * what sysUptime was at unix_secs/unix_nsecs. Signed difference: Last may be a little
+ * after the header's uptime on some exporters, and uptime wraps after 49.7 days. */
+static gint64
+uptime_to_unix_ms(const PsV5Header *header, guint32 uptime_ms)
+{
+    gint64 export_ms = (gint64)header->unix_secs * 1000 + header->unix_nsecs / 1000000;
+    gint32 age_ms = (gint32)(header->sys_uptime_ms - uptime_ms);
+
+    return export_ms - age_ms;
+}
+
+static void
+read_record(PsCursor *cursor, const PsV5Header *header, PsFlow *flow)
+{
+    const guint8 *src = ps_cursor_bytes(cursor, 4);
+    const guint8 *dst = ps_cursor_bytes(cursor, 4);
+
+    if (src == NULL || dst == NULL)
+        return;
+    ps_address_set_ipv4(&flow->src, src);
+    ps_address_set_ipv4(&flow->dst, dst);
+    ps_cursor_skip(cursor, 4 + 2 + 2); /* nexthop, input, output */
+    flow->packets = ps_cursor_u32(cursor);
+    flow->bytes = ps_cursor_u32(cursor);
+    flow->start_ms = uptime_to_unix_ms(header, ps_cursor_u32(cursor));
+    flow->end_ms = uptime_to_unix_ms(header, ps_cursor_u32(cursor));
+    flow->src_port = ps_cursor_u16(cursor);
+    flow->dst_port = ps_cursor_u16(cursor);
+    ps_cursor_skip(cursor, 1); /* pad1 */
+    flow->tcp_flags = ps_cursor_u8(cursor);
+    flow->proto = ps_cursor_u8(cursor);
+    ps_cursor_skip(cursor, 1 + 2 + 2 + 1 + 1 + 2); /* tos, src_as, dst_as, masks, pad2 */
+}
+
+gsize
+ps_decode_v5_datagram_length(const guint8 *data, gsize len)
+{
+    guint16 count = ps_peek_u16(data, len, 2);
+
+    if (len < PS_V5_HEADER_LEN || count == 0 || count > PS_V5_MAX_RECORDS)
+        return 0;
+    return PS_V5_HEADER_LEN + (gsize)count * PS_V5_RECORD_LEN;
+}
+
+PsDecodeResult
+ps_decode_v5(const guint8 *data, gsize len, const PsAddress *exporter, PsV5Header *header,
+             PsFlowSink sink, gpointer user_data)
+{
+    PsCursor cursor;
+    PsFlow flow = {0};
+
+    ps_cursor_init(&cursor, data, len);
+    read_header(&cursor, header);
+    if (cursor.overrun)
+        return PS_DECODE_TRUNCATED;
+    /* nfdump's rule: no count is trusted before it is checked against the bytes */
+    if (header->count == 0 || header->count > PS_V5_MAX_RECORDS ||
+        len < PS_V5_HEADER_LEN + (gsize)header->count * PS_V5_RECORD_LEN)
+        return PS_DECODE_BAD_LENGTH;
+
+    flow.exporter = *exporter;
+    flow.version = 5;
+    flow.domain = (guint32)header->engine_type << 8 | header->engine_id;
+    flow.sampling = header->sampling_interval > 1 ? header->sampling_interval : 1;
+    for (guint i = 0; i < header->count; i++) {
+        read_record(&cursor, header, &flow);
+        sink(&flow, user_data);
+    }
+    return PS_DECODE_OK;
+}
