@@ -135,9 +135,12 @@ static gboolean
 template_known(guint32 domain, guint16 template_id, gpointer user_data)
 {
     PsIpfixSession *session = user_data;
+    fbTemplate_t *template;
 
     fbSessionSetDomain(session->session, domain);
-    return fbSessionGetTemplate(session->session, FALSE, template_id, NULL) != NULL;
+    template = fbSessionGetTemplate(session->session, FALSE, template_id, NULL);
+    /* a template of no elements would make libfixbuf read empty records forever */
+    return template != NULL && fbTemplateCountElements(template) > 0;
 }
 
 /* An options record: remember what it says about sampling and the exporter's clock. */
@@ -198,7 +201,9 @@ read_records(PsIpfixSession *session, const guint8 *data, gsize len, guint32 dom
     PsIpfixRecord record;
 
     fBufSetBuffer(session->fbuf, (uint8_t *)data, len);
-    for (;;) {
+    /* every record takes at least one byte: more records than bytes means libfixbuf is
+     * looping on a template it should have refused */
+    for (gsize n = 0; n <= len; n++) {
         g_autoptr(GError) error = NULL;
         size_t record_len = sizeof(record);
         fbTemplate_t *template;
@@ -216,6 +221,7 @@ read_records(PsIpfixSession *session, const guint8 *data, gsize len, guint32 dom
         emit_flow(session, domain, &record, input, export_time);
         stats->records++;
     }
+    return FALSE;
 }
 
 /* Copies the header and the sets of the given kinds into out; returns the new length. */

@@ -82,7 +82,10 @@ convert_templates(PsCursor *body, Writer *writer)
 
         if (template_id == 0 && field_count == 0)
             break; /* padding */
-        if (template_id < 256 || (gsize)field_count * 4 > ps_cursor_remaining(body))
+        /* v9 has no withdrawal: a template of no fields is broken, and passing it on would
+         * read as an IPFIX withdrawal */
+        if (template_id < 256 || field_count == 0 ||
+            (gsize)field_count * 4 > ps_cursor_remaining(body))
             return PS_DECODE_BAD_TEMPLATE;
         write_u16(writer, template_id);
         write_u16(writer, field_count);
