@@ -10,6 +10,11 @@
 
 #define INTERNAL_TEMPLATE_ID 256
 
+/* From libfixbuf's private.h (exported by libfixbuf.so.9). libfixbuf checks IPFIX sequence
+ * numbers itself and warns on every mismatch; exporter.c already counts gaps per exporter and
+ * domain, so the session is told the sequence to expect before each message. */
+void fbSessionSetSequence(fbSession_t *session, uint32_t sequence);
+
 struct PsIpfixDecoder {
     fbInfoModel_t *model;
     PsFlowSink sink;
@@ -51,12 +56,32 @@ held_message_free(HeldMessage *held)
     g_free(held);
 }
 
+/* libfixbuf logs per-message trouble (sequence mismatches, skipped sets) with g_warning and
+ * no log domain; we count those ourselves, per exporter, so its messages become debug output
+ * instead of one warning per packet. Our own logging is structured and not affected. */
+static void
+quiet_libfixbuf_log(const gchar *domain, GLogLevelFlags level, const gchar *message,
+                    gpointer data)
+{
+    (void)domain;
+    (void)level;
+    (void)data;
+    g_debug("libfixbuf: %s", message);
+}
+
 PsIpfixDecoder *
 ps_ipfix_decoder_new(PsFlowSink sink, gpointer user_data, GError **error)
 {
     PsIpfixDecoder *decoder = g_new0(PsIpfixDecoder, 1);
 
+    static gsize log_handler_set = 0;
+
     (void)error;
+    if (g_once_init_enter(&log_handler_set)) {
+        g_log_set_handler(NULL, G_LOG_LEVEL_WARNING | G_LOG_LEVEL_MESSAGE | G_LOG_LEVEL_INFO,
+                          quiet_libfixbuf_log, NULL);
+        g_once_init_leave(&log_handler_set, 1);
+    }
     decoder->model = fbInfoModelAlloc();
     decoder->sink = sink;
     decoder->user_data = user_data;
@@ -200,6 +225,9 @@ read_records(PsIpfixSession *session, const guint8 *data, gsize len, guint32 dom
 {
     PsIpfixRecord record;
 
+    fbSessionSetDomain(session->session, domain);
+    fbSessionSetSequence(session->session, (guint32)ps_peek_u16(data, len, 8) << 16 |
+                                               ps_peek_u16(data, len, 10));
     fBufSetBuffer(session->fbuf, (uint8_t *)data, len);
     /* every record takes at least one byte: more records than bytes means libfixbuf is
      * looping on a template it should have refused */

@@ -208,17 +208,6 @@ run_live(Collector *collector)
     return EXIT_SUCCESS;
 }
 
-/* libfixbuf logs per-message trouble (sequence mismatches, skipped sets) with g_warning; we
- * count those ourselves, so its messages are debug output here. */
-static void
-quiet_library_log(const gchar *domain, GLogLevelFlags level, const gchar *message, gpointer data)
-{
-    (void)domain;
-    (void)level;
-    (void)data;
-    g_debug("libfixbuf: %s", message);
-}
-
 static gboolean
 parse_options(Options *options, int *argc, char ***argv, GError **error)
 {
@@ -290,8 +279,6 @@ main(int argc, char **argv)
     }
     if (collector.options.verbose)
         g_log_set_debug_enabled(TRUE);
-    g_log_set_handler(NULL, G_LOG_LEVEL_WARNING | G_LOG_LEVEL_MESSAGE | G_LOG_LEVEL_INFO,
-                      quiet_library_log, NULL);
 
     collector.dispatch = ps_dispatch_new(on_flow, &collector, &error);
     if (collector.dispatch == NULL) {
