@@ -228,6 +228,11 @@ read_records(PsIpfixSession *session, const guint8 *data, gsize len, guint32 dom
     fbSessionSetDomain(session->session, domain);
     fbSessionSetSequence(session->session, (guint32)ps_peek_u16(data, len, 8) << 16 |
                                                ps_peek_u16(data, len, 10));
+    /* libfixbuf forgets the previous message (msgbase, setbase) only at its end: after any
+     * other error fBufNext() would go on in the old, maybe freed, buffer with a template it
+     * may have dropped (fuzz-ipfix crash). fBufSetCollector(NULL) is the public call that
+     * rewinds; fBufSetBuffer() does not. */
+    fBufSetCollector(session->fbuf, NULL);
     fBufSetBuffer(session->fbuf, (uint8_t *)data, len);
     /* every record takes at least one byte: more records than bytes means libfixbuf is
      * looping on a template it should have refused */

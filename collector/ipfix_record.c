@@ -94,8 +94,12 @@ uptime_to_unix_ms(const PsRecordClock *clock, guint32 uptime_ms)
 {
     if (clock->have_v9_uptime)
         return clock->export_ms - (gint32)(clock->v9_sys_uptime_ms - uptime_ms);
-    if (clock->system_init_ms > 0)
-        return clock->system_init_ms + uptime_ms;
+    if (clock->system_init_ms > 0) {
+        /* a 32-bit uptime wraps every 2^32 ms: take the wrap that lands nearest the export */
+        gint64 time_ms = clock->system_init_ms + uptime_ms;
+        gint64 wraps = (clock->export_ms - time_ms + (1LL << 31)) >> 32;
+        return wraps > 0 ? time_ms + (wraps << 32) : time_ms;
+    }
     return 0;
 }
 
