@@ -156,16 +156,23 @@ ps_ipfix_session_sampling(PsIpfixSession *session, guint32 domain)
     return state != NULL ? state->sampling : 0;
 }
 
-static gboolean
+static guint32
 template_known(guint32 domain, guint16 template_id, gpointer user_data)
 {
     PsIpfixSession *session = user_data;
     fbTemplate_t *template;
+    guint32 n_elements;
+    guint32 min_record_len = 0;
 
     fbSessionSetDomain(session->session, domain);
     template = fbSessionGetTemplate(session->session, FALSE, template_id, NULL);
-    /* a template of no elements would make libfixbuf read empty records forever */
-    return template != NULL && fbTemplateCountElements(template) > 0;
+    n_elements = template != NULL ? fbTemplateCountElements(template) : 0;
+    for (guint32 i = 0; i < n_elements; i++) {
+        guint16 length = fbTemplateGetIndexedIE(template, i)->len;
+        min_record_len += length == FB_IE_VARLEN ? 1 : length;
+    }
+    /* 0 also for a template of no elements: libfixbuf would read empty records forever */
+    return min_record_len;
 }
 
 /* An options record: remember what it says about sampling and the exporter's clock. */

@@ -71,6 +71,7 @@ ps_exporter_add_ipfix_stats(PsExporter *exporter, PsVersionSlot slot, const PsIp
     counters->unknown_template_sets += stats->unknown_sets;
     counters->dropped_sets += stats->dropped_sets;
     counters->bad_templates += stats->bad_templates;
+    counters->skipped_sets += stats->skipped_sets;
 }
 
 void

@@ -29,6 +29,7 @@ typedef struct {
     guint64 held_records;          /* records decoded later, once the template came */
     guint64 dropped_sets;          /* held sets given up: bound reached or template never came */
     guint64 bad_templates;
+    guint64 skipped_sets;          /* reserved set ids, data sets shorter than one record */
     guint64 sequence_gaps;         /* times the sequence jumped ahead */
     guint64 sequence_lost;         /* what the jumps skipped: flows, packets or records */
     guint64 sequence_reordered;

@@ -12,35 +12,37 @@ typedef struct {
     guint n;
     gboolean all_withdrawn;
     guint16 ids[PS_SCAN_MAX_TEMPLATE_CHANGES];
-    gboolean defined[PS_SCAN_MAX_TEMPLATE_CHANGES];
+    guint32 min_record_len[PS_SCAN_MAX_TEMPLATE_CHANGES]; /* 0: withdrawn */
 } TemplateChanges;
 
 static void
-note_change(TemplateChanges *changes, guint16 template_id, gboolean defined)
+note_change(TemplateChanges *changes, guint16 template_id, guint32 min_record_len)
 {
     if (changes->n < PS_SCAN_MAX_TEMPLATE_CHANGES) {
         changes->ids[changes->n] = template_id;
-        changes->defined[changes->n] = defined;
+        changes->min_record_len[changes->n] = min_record_len;
         changes->n++;
     }
 }
 
-static gboolean
-template_known(const TemplateChanges *changes, guint32 domain, guint16 template_id,
-               PsTemplateKnownFn known, gpointer user_data)
+/* Shortest record of the template, 0 when the template is not known here. */
+static guint32
+template_min_record_len(const TemplateChanges *changes, guint32 domain, guint16 template_id,
+                        PsTemplateKnownFn known, gpointer user_data)
 {
     for (guint i = changes->n; i > 0; i--) {
         if (changes->ids[i - 1] == template_id)
-            return changes->defined[i - 1];
+            return changes->min_record_len[i - 1];
     }
     if (changes->all_withdrawn)
-        return FALSE;
+        return 0;
     return known(domain, template_id, user_data);
 }
 
-/* Reads one template record's fields; FALSE when they do not fit or describe an empty record
- * (a zero-length record would make a data set an endless loop of records). */
-static gboolean
+/* Reads one template record's fields; its shortest record length, or 0 when the fields do not
+ * fit or describe an empty record (a zero-length record would make a data set an endless loop
+ * of records). */
+static guint32
 read_template_fields(PsCursor *cursor, guint16 field_count)
 {
     guint32 min_record_len = 0;
@@ -55,7 +57,7 @@ read_template_fields(PsCursor *cursor, guint16 field_count)
             ps_cursor_skip(cursor, 4); /* enterprise number */
         min_record_len += length == IPFIX_VARLEN ? 1 : length;
     }
-    return !cursor->overrun && min_record_len > 0;
+    return cursor->overrun ? 0 : min_record_len;
 }
 
 /* Validates every template record of a set 2 or 3 and notes what it defines or withdraws. */
@@ -75,18 +77,21 @@ read_template_set(const guint8 *body, gsize body_len, gboolean options, Template
             if (template_id == IPFIX_TEMPLATE_SET || template_id == IPFIX_OPTIONS_SET)
                 changes->all_withdrawn = TRUE;
             else if (template_id >= 256)
-                note_change(changes, template_id, FALSE);
+                note_change(changes, template_id, 0);
             else
                 return FALSE;
             continue;
         }
         if (options)
             scope_count = ps_cursor_u16(&cursor);
+        guint32 min_record_len;
+
         if (template_id < 256 || (options && (scope_count == 0 || scope_count > field_count)))
             return FALSE;
-        if (!read_template_fields(&cursor, field_count))
+        min_record_len = read_template_fields(&cursor, field_count);
+        if (min_record_len == 0)
             return FALSE;
-        note_change(changes, template_id, TRUE);
+        note_change(changes, template_id, min_record_len);
     }
     return TRUE;
 }
@@ -97,6 +102,7 @@ classify_set(const guint8 *data, const PsSetInfo *set, PsIpfixScan *scan,
 {
     const guint8 *body = data + set->offset + 4;
     gsize body_len = set->length - 4u;
+    guint32 min_record_len;
 
     if (set->set_id == IPFIX_TEMPLATE_SET || set->set_id == IPFIX_OPTIONS_SET) {
         /* a bad record spoils its whole set: what follows it cannot be trusted either */
@@ -111,10 +117,15 @@ classify_set(const guint8 *data, const PsSetInfo *set, PsIpfixScan *scan,
     }
     if (set->set_id < 256)
         return PS_SET_SKIP;
-    if (template_known(changes, scan->domain, set->set_id, known, user_data))
-        return PS_SET_DATA_KNOWN;
-    scan->n_unknown++;
-    return PS_SET_DATA_UNKNOWN;
+    min_record_len = template_min_record_len(changes, scan->domain, set->set_id, known, user_data);
+    if (min_record_len == 0) {
+        scan->n_unknown++;
+        return PS_SET_DATA_UNKNOWN;
+    }
+    /* shorter than one record: padding or a lie, and libfixbuf would read past it */
+    if (body_len < min_record_len)
+        return PS_SET_SKIP;
+    return PS_SET_DATA_KNOWN;
 }
 
 gsize

@@ -18,7 +18,7 @@ typedef enum {
     PS_SET_TEMPLATES,     /* set 2 or 3 whose template records are all valid */
     PS_SET_DATA_KNOWN,    /* data set whose template exists (before or earlier in message) */
     PS_SET_DATA_UNKNOWN,  /* data set whose template is not known at its position */
-    PS_SET_SKIP,          /* reserved set id, or a template set with an invalid record */
+    PS_SET_SKIP,          /* reserved set id, invalid template set, data set under one record */
 } PsSetKind;
 
 typedef struct {
@@ -41,8 +41,9 @@ typedef struct {
     PsSetInfo sets[PS_IPFIX_MAX_SETS];
 } PsIpfixScan;
 
-/* Says whether template_id is already known in the message's observation domain. */
-typedef gboolean (*PsTemplateKnownFn)(guint32 domain, guint16 template_id, gpointer user_data);
+/* The shortest record of template_id if it is already known in the message's observation
+ * domain (variable-length fields count 1 byte), 0 when it is not known. */
+typedef guint32 (*PsTemplateKnownFn)(guint32 domain, guint16 template_id, gpointer user_data);
 
 /* Scans the IPFIX message at data. On a malformed set the scan stops there: the sets before
  * it stay in scan and the result names the fault. Returns PS_DECODE_OK for a clean message. */

@@ -74,11 +74,12 @@ ps_stats_exporter_json(const PsExporter *exporter, GString *out)
             ",\"options_records\":%" G_GUINT64_FORMAT ",\"decode_errors\":%" G_GUINT64_FORMAT
             ",\"unknown_template_sets\":%" G_GUINT64_FORMAT ",\"held_records\":%" G_GUINT64_FORMAT
             ",\"dropped_sets\":%" G_GUINT64_FORMAT ",\"bad_templates\":%" G_GUINT64_FORMAT
+            ",\"skipped_sets\":%" G_GUINT64_FORMAT
             ",\"sequence_gaps\":%" G_GUINT64_FORMAT ",\"sequence_lost\":%" G_GUINT64_FORMAT
             ",\"restarts\":%" G_GUINT64_FORMAT "}",
             ps_version_slot_name(slot), c->packets, c->records, c->options_records,
             c->decode_errors, c->unknown_template_sets, c->held_records, c->dropped_sets,
-            c->bad_templates, c->sequence_gaps, c->sequence_lost, c->restarts);
+            c->bad_templates, c->skipped_sets, c->sequence_gaps, c->sequence_lost, c->restarts);
     }
     g_string_append_printf(out, ",\"sampling\":%u}\n", exporter->sampling);
 }
