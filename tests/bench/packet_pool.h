@@ -19,6 +19,10 @@
 #define PS_PACKET_POOL_MAX_BYTES   2048 /* 30 IPFIX records of 62 bytes + headers */
 #define PS_PACKET_POOL_MAX_PACKETS (1 << 20)
 
+/* Errors of ps_packet_pool_new(): the configuration is out of range. */
+#define PS_PACKET_POOL_ERROR (ps_packet_pool_error_quark())
+GQuark ps_packet_pool_error_quark(void);
+
 typedef struct {
     guint8 *data;
     gsize len;

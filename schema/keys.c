@@ -1,0 +1,60 @@
+#include "config.h"
+
+#include <stdio.h>
+
+#include "keys.h"
+#include "portproto.h"
+
+const char *
+ps_series_format(guint8 proto, guint16 port, PsDirection direction, char buf[PS_SERIES_STRLEN])
+{
+    static const char *suffixes[PS_N_DIRECTIONS] = {"", "@in", "@out", "@int"};
+    char portproto[PS_PORTPROTO_STRLEN];
+
+    snprintf(buf, PS_SERIES_STRLEN, "%s%s", ps_portproto_format(proto, port, portproto),
+             suffixes[direction < PS_N_DIRECTIONS ? direction : 0]);
+    return buf;
+}
+
+gchar *
+ps_key_schema(const char *prefix)
+{
+    return g_strdup_printf("%sschema", prefix);
+}
+
+gchar *
+ps_key_bucket(const char *prefix, guint step, gint64 start)
+{
+    return g_strdup_printf("%sb:%u:%" G_GINT64_FORMAT, prefix, step, start);
+}
+
+gchar *
+ps_key_bucket_series(const char *prefix, guint step, gint64 start, const char *kind,
+                     const char *series)
+{
+    return g_strdup_printf("%sb:%u:%" G_GINT64_FORMAT ":%s:%s", prefix, step, start, kind, series);
+}
+
+gchar *
+ps_key_closed(const char *prefix, guint step)
+{
+    return g_strdup_printf("%sclosed:%u", prefix, step);
+}
+
+gchar *
+ps_key_collector(const char *prefix, const char *id)
+{
+    return g_strdup_printf("%scollector:%s", prefix, id);
+}
+
+gchar *
+ps_key_exporter(const char *prefix, const char *address)
+{
+    return g_strdup_printf("%sexporter:%s", prefix, address);
+}
+
+gchar *
+ps_field(const char *series, const char *metric)
+{
+    return g_strdup_printf("%s:%s", series, metric);
+}

@@ -1,0 +1,45 @@
+/* Redis key and field names: the public contract between the collector, the alerter, the CLI
+ * and any operator with redis-cli. schema/redis.md documents each one; this file is the only
+ * place that spells them. Every name starts with a configurable prefix ("ps:").
+ *
+ * A series is a service port, optionally seen from one direction: "tcp/445" counts every flow
+ * of the port, "tcp/445@in", "tcp/445@out" and "tcp/445@int" only inbound, outbound and
+ * internal flows (with home networks configured). "other" collects ports past the memory cap. */
+#pragma once
+
+#include <glib.h>
+
+#define PS_SCHEMA_VERSION     "1"
+#define PS_KEYS_DEFAULT_PREFIX "ps:"
+#define PS_SERIES_OTHER       "other"
+
+typedef enum {
+    PS_DIRECTION_ALL = 0,
+    PS_DIRECTION_IN,       /* from outside the home networks into them */
+    PS_DIRECTION_OUT,      /* from inside to outside */
+    PS_DIRECTION_INTERNAL, /* both ends inside */
+    PS_N_DIRECTIONS
+} PsDirection;
+
+#define PS_SERIES_STRLEN 24
+
+/* "tcp/445", "tcp/445@in", ... into buf. */
+const char *ps_series_format(guint8 proto, guint16 port, PsDirection direction,
+                             char buf[PS_SERIES_STRLEN]);
+
+/* "ps:schema": the schema version, a string. */
+gchar *ps_key_schema(const char *prefix);
+/* "ps:b:60:1700000040": the bucket's hash of counters. */
+gchar *ps_key_bucket(const char *prefix, guint step, gint64 start);
+/* "ps:b:60:1700000040:src:tcp/445" (kind "src", "dst": HyperLogLog; "top": sorted set). */
+gchar *ps_key_bucket_series(const char *prefix, guint step, gint64 start, const char *kind,
+                            const char *series);
+/* "ps:closed:60": sorted set of closed bucket starts. */
+gchar *ps_key_closed(const char *prefix, guint step);
+/* "ps:collector:<id>" heartbeat hash; "ps:exporter:<address>" health hash. */
+gchar *ps_key_collector(const char *prefix, const char *id);
+gchar *ps_key_exporter(const char *prefix, const char *address);
+
+/* "tcp/445:flows": a counter field of the bucket hash. Metrics: flows, pkts, bytes, syn,
+ * untracked; written at close: nsrc, ndst. */
+gchar *ps_field(const char *series, const char *metric);
