@@ -46,6 +46,7 @@ typedef struct {
     gint64 first_seen_ms;
     gint64 last_seen_ms;
     guint32 sampling; /* last interval that applied to its records */
+    guint64 clock_skewed; /* flows counted by arrival time: the exporter's clock is off */
     PsExporterCounters counters[PS_N_VERSIONS];
     GHashTable *sequences; /* (slot << 32 | domain) -> PsSequenceState */
     PsIpfixSession *ipfix; /* created with the first v9 or IPFIX packet */

@@ -1,0 +1,530 @@
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aggregate.h"
+#include "bucket.h"
+#include "portproto.h"
+
+#define OTHER_KEY       0xffffffffu
+#define TCP_SYN         0x02
+#define TCP_ACK         0x10
+#define INDEX_MIN       1024
+#define PAIRS_MIN       4096
+#define GOLDEN32        0x9e3779b1u
+
+typedef struct {
+    guint32 key; /* direction << 24 | proto << 16 | port, or OTHER_KEY */
+    PsCounts counts;
+    PsHll sources;
+    PsHll destinations;
+    gboolean dirty;
+} Series;
+
+/* One (series, source) pair of a bucket, for the top K; series 0 marks an empty slot. */
+typedef struct {
+    guint32 series; /* index + 1 */
+    guint32 hash;
+    guint64 flows;
+    PsAddress source;
+} Pair;
+
+typedef struct {
+    gint64 start;
+    GArray *series;  /* Series */
+    guint32 *index;  /* open addressing: series index + 1, 0 empty */
+    guint index_mask;
+    Pair *pairs;
+    guint pairs_mask;
+    guint n_pairs;
+} Bucket;
+
+struct PsAggregate {
+    PsAggregateConfig config;
+    guint8 service_port_bits[65536 / 8];
+    PsNetwork *home_networks;
+    GPtrArray *buckets;     /* Bucket, open ones; a handful at a time */
+    gint64 closed_through;  /* start of the newest closed bucket */
+    PsAggregateStats stats;
+};
+
+void
+ps_aggregate_config_init(PsAggregateConfig *config)
+{
+    memset(config, 0, sizeof(*config));
+    config->step = 60;
+    config->grace_s = 90;
+    config->clock_tolerance_ms = 5 * 60 * 1000;
+    config->retention_s = (gint64)PS_BUCKET_MINUTE_TTL_DAYS * 86400;
+    config->max_series = 20000;
+    config->max_sources = 1000000;
+    config->top_k = 10;
+}
+
+gboolean
+ps_network_parse(const char *text, PsNetwork *network, GError **error)
+{
+    g_auto(GStrv) parts = g_strsplit(text, "/", 2);
+    PsAddress address;
+    guint64 prefix_len;
+    guint max_len;
+
+    if (parts[0] == NULL || !ps_address_parse(parts[0], &address)) {
+        g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                    "'%s' is not a network: expected ADDRESS/PREFIX such as 10.0.0.0/8", text);
+        return FALSE;
+    }
+    max_len = address.family == 4 ? 32 : 128;
+    if (parts[1] == NULL)
+        prefix_len = max_len;
+    else if (!g_ascii_string_to_unsigned(parts[1], 10, 0, max_len, &prefix_len, NULL)) {
+        g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                    "'%s': prefix length must be 0 to %u", text, max_len);
+        return FALSE;
+    }
+    memset(network, 0, sizeof(*network));
+    memcpy(network->network, address.bytes, 16);
+    network->family = address.family;
+    network->prefix_len = (guint8)prefix_len;
+    return TRUE;
+}
+
+gboolean
+ps_network_contains(const PsNetwork *network, const PsAddress *address)
+{
+    const guint8 *net = (const guint8 *)network->network;
+    guint full = network->prefix_len / 8, rest = network->prefix_len % 8;
+
+    if (address->family != network->family || memcmp(net, address->bytes, full) != 0)
+        return FALSE;
+    return rest == 0 || ((net[full] ^ address->bytes[full]) & (0xff << (8 - rest)) & 0xff) == 0;
+}
+
+static void bucket_free(Bucket *bucket);
+
+PsAggregate *
+ps_aggregate_new(const PsAggregateConfig *config)
+{
+    PsAggregate *aggregate = g_new0(PsAggregate, 1);
+
+    aggregate->config = *config;
+    for (guint i = 0; i < config->n_service_ports; i++)
+        aggregate->service_port_bits[config->service_ports[i] / 8] |=
+            1 << (config->service_ports[i] % 8);
+    aggregate->home_networks =
+        g_memdup2(config->home_networks, config->n_home_networks * sizeof(PsNetwork));
+    aggregate->config.home_networks = aggregate->home_networks;
+    aggregate->config.service_ports = NULL; /* kept as bits */
+    aggregate->buckets = g_ptr_array_new_with_free_func((GDestroyNotify)bucket_free);
+    aggregate->closed_through = G_MININT64;
+    return aggregate;
+}
+
+static void
+series_clear(Series *series)
+{
+    ps_hll_clear(&series->sources);
+    ps_hll_clear(&series->destinations);
+}
+
+static void
+bucket_free(Bucket *bucket)
+{
+    for (guint i = 0; i < bucket->series->len; i++)
+        series_clear(&g_array_index(bucket->series, Series, i));
+    g_array_unref(bucket->series);
+    g_free(bucket->index);
+    g_free(bucket->pairs);
+    g_free(bucket);
+}
+
+void
+ps_aggregate_free(PsAggregate *aggregate)
+{
+    if (aggregate == NULL)
+        return;
+    g_ptr_array_unref(aggregate->buckets);
+    g_free(aggregate->home_networks);
+    g_free(aggregate);
+}
+
+const PsAggregateStats *
+ps_aggregate_stats(const PsAggregate *aggregate)
+{
+    return &aggregate->stats;
+}
+
+static gboolean
+is_service_port(const PsAggregate *aggregate, guint16 port)
+{
+    return port < 1024 || (aggregate->service_port_bits[port / 8] & (1 << (port % 8)));
+}
+
+static gboolean
+is_syn_only(const PsFlow *flow)
+{
+    return flow->proto == 6 && (flow->tcp_flags & TCP_SYN) && !(flow->tcp_flags & TCP_ACK);
+}
+
+/* The rule of schema/redis.md: the destination of a connection attempt; otherwise the
+ * well-known side (below 1024 or a configured service port; the destination when both are);
+ * otherwise the destination. Protocols without ports count under port 0. */
+static guint16
+service_port(const PsAggregate *aggregate, const PsFlow *flow)
+{
+    if (!ps_portproto_has_ports(flow->proto))
+        return 0;
+    if (is_syn_only(flow) || is_service_port(aggregate, flow->dst_port))
+        return flow->dst_port;
+    if (is_service_port(aggregate, flow->src_port))
+        return flow->src_port;
+    return flow->dst_port;
+}
+
+static gboolean
+is_home(const PsAggregate *aggregate, const PsAddress *address)
+{
+    for (guint i = 0; i < aggregate->config.n_home_networks; i++) {
+        if (ps_network_contains(&aggregate->home_networks[i], address))
+            return TRUE;
+    }
+    return FALSE;
+}
+
+static PsDirection
+direction_of(const PsAggregate *aggregate, const PsFlow *flow)
+{
+    gboolean src_home, dst_home;
+
+    if (aggregate->config.n_home_networks == 0)
+        return PS_DIRECTION_ALL;
+    src_home = is_home(aggregate, &flow->src);
+    dst_home = is_home(aggregate, &flow->dst);
+    if (src_home && dst_home)
+        return PS_DIRECTION_INTERNAL;
+    if (src_home)
+        return PS_DIRECTION_OUT;
+    if (dst_home)
+        return PS_DIRECTION_IN;
+    return PS_DIRECTION_ALL; /* transit: counted in the port's total only */
+}
+
+/* ---- buckets and their series table ---- */
+
+static Bucket *
+bucket_new(gint64 start)
+{
+    Bucket *bucket = g_new0(Bucket, 1);
+
+    bucket->start = start;
+    bucket->series = g_array_new(FALSE, TRUE, sizeof(Series));
+    bucket->index_mask = INDEX_MIN - 1;
+    bucket->index = g_new0(guint32, INDEX_MIN);
+    return bucket;
+}
+
+static guint
+key_slot(guint32 key, guint mask)
+{
+    return (key * GOLDEN32) >> 7 & mask;
+}
+
+static void
+grow_index(Bucket *bucket)
+{
+    guint capacity = (bucket->index_mask + 1) * 2;
+
+    g_free(bucket->index);
+    bucket->index = g_new0(guint32, capacity);
+    bucket->index_mask = capacity - 1;
+    for (guint i = 0; i < bucket->series->len; i++) {
+        guint slot = key_slot(g_array_index(bucket->series, Series, i).key, bucket->index_mask);
+        while (bucket->index[slot] != 0)
+            slot = (slot + 1) & bucket->index_mask;
+        bucket->index[slot] = i + 1;
+    }
+}
+
+/* The series of key in bucket, created if there is room; else the "other" series. */
+static guint
+find_series(PsAggregate *aggregate, Bucket *bucket, guint32 key)
+{
+    guint slot = key_slot(key, bucket->index_mask);
+    Series fresh = {.key = key};
+
+    while (bucket->index[slot] != 0) {
+        if (g_array_index(bucket->series, Series, bucket->index[slot] - 1).key == key)
+            return bucket->index[slot] - 1;
+        slot = (slot + 1) & bucket->index_mask;
+    }
+    /* one slot is kept for "other", which may always be created */
+    if (key != OTHER_KEY && bucket->series->len + 1 >= aggregate->config.max_series) {
+        aggregate->stats.other_series++;
+        return find_series(aggregate, bucket, OTHER_KEY);
+    }
+    g_array_append_val(bucket->series, fresh);
+    bucket->index[slot] = bucket->series->len;
+    if (bucket->series->len * 2 > bucket->index_mask)
+        grow_index(bucket);
+    return bucket->series->len - 1;
+}
+
+static void
+grow_pairs(Bucket *bucket)
+{
+    guint old_capacity = bucket->pairs == NULL ? 0 : bucket->pairs_mask + 1;
+    guint capacity = old_capacity == 0 ? PAIRS_MIN : old_capacity * 2;
+    Pair *old = bucket->pairs;
+
+    bucket->pairs = g_new0(Pair, capacity);
+    bucket->pairs_mask = capacity - 1;
+    for (guint i = 0; i < old_capacity; i++) {
+        guint slot;
+        if (old[i].series == 0)
+            continue;
+        slot = old[i].hash & bucket->pairs_mask;
+        while (bucket->pairs[slot].series != 0)
+            slot = (slot + 1) & bucket->pairs_mask;
+        bucket->pairs[slot] = old[i];
+    }
+    g_free(old);
+}
+
+/* Counts a flow for (series, source); FALSE when the pair table is full. */
+static gboolean
+count_source(PsAggregate *aggregate, Bucket *bucket, guint series, const PsAddress *source,
+             guint64 source_hash)
+{
+    guint32 hash = (guint32)(source_hash >> 32) ^ (series + 1) * GOLDEN32;
+    guint slot;
+
+    if (bucket->pairs == NULL || bucket->n_pairs * 2 >= bucket->pairs_mask + 1) {
+        if (bucket->pairs != NULL && bucket->n_pairs >= aggregate->config.max_sources)
+            goto lookup_only;
+        grow_pairs(bucket);
+    }
+lookup_only:
+    slot = hash & bucket->pairs_mask;
+    while (bucket->pairs[slot].series != 0) {
+        Pair *pair = &bucket->pairs[slot];
+        if (pair->hash == hash && pair->series == series + 1 &&
+            ps_address_equal(&pair->source, source)) {
+            pair->flows++;
+            return TRUE;
+        }
+        slot = (slot + 1) & bucket->pairs_mask;
+    }
+    if (bucket->n_pairs >= aggregate->config.max_sources ||
+        (bucket->n_pairs + 1) * 2 > bucket->pairs_mask + 1)
+        return FALSE;
+    bucket->pairs[slot] = (Pair){.series = series + 1, .hash = hash, .flows = 1, .source = *source};
+    bucket->n_pairs++;
+    return TRUE;
+}
+
+static Bucket *
+find_bucket(PsAggregate *aggregate, gint64 start)
+{
+    Bucket *bucket;
+
+    for (guint i = 0; i < aggregate->buckets->len; i++) {
+        bucket = g_ptr_array_index(aggregate->buckets, i);
+        if (bucket->start == start)
+            return bucket;
+    }
+    bucket = bucket_new(start);
+    g_ptr_array_add(aggregate->buckets, bucket);
+    return bucket;
+}
+
+/* Bucket start for a flow: its end time while the exporter's clock agrees with ours,
+ * otherwise its arrival; -1 when it is older than the retention. */
+static gint64
+bucket_start_for(PsAggregate *aggregate, const PsFlow *flow, gint64 now_ms)
+{
+    gint64 time_ms = flow->end_ms;
+    guint step = aggregate->config.step;
+    gint64 start;
+
+    if (time_ms <= 0 || ABS(time_ms - now_ms) > aggregate->config.clock_tolerance_ms) {
+        aggregate->stats.by_arrival_time += time_ms > 0;
+        time_ms = now_ms;
+    }
+    start = ps_bucket_start(time_ms / 1000, step);
+    if (start <= aggregate->closed_through) {
+        aggregate->stats.late++;
+        start = MAX(ps_bucket_start(now_ms / 1000, step), aggregate->closed_through + step);
+    }
+    if (start < now_ms / 1000 - aggregate->config.retention_s)
+        return -1;
+    return start;
+}
+
+static void
+add_to_series(PsAggregate *aggregate, Bucket *bucket, guint32 key, const PsFlow *flow,
+              guint64 src_hash, guint64 dst_hash)
+{
+    guint index = find_series(aggregate, bucket, key);
+    Series *series = &g_array_index(bucket->series, Series, index);
+    guint64 sampling = flow->sampling > 0 ? flow->sampling : 1;
+
+    series->counts.flows++;
+    series->counts.packets += flow->packets * sampling;
+    series->counts.bytes += flow->bytes * sampling;
+    series->counts.syn += is_syn_only(flow);
+    series->dirty = TRUE;
+    ps_hll_add_hash(&series->sources, src_hash);
+    ps_hll_add_hash(&series->destinations, dst_hash);
+    if (!count_source(aggregate, bucket, index, &flow->src, src_hash)) {
+        /* series may have moved: count_source never appends to bucket->series */
+        series->counts.untracked++;
+        aggregate->stats.untracked_sources++;
+    }
+}
+
+static guint64
+address_hash(const PsAddress *address)
+{
+    return ps_hll_hash(address->bytes, address->family == 6 ? 16 : 4);
+}
+
+void
+ps_aggregate_add(PsAggregate *aggregate, const PsFlow *flow, gint64 now_ms)
+{
+    gint64 start = bucket_start_for(aggregate, flow, now_ms);
+    guint32 key;
+    PsDirection direction;
+    Bucket *bucket;
+    guint64 src_hash, dst_hash;
+
+    if (start < 0) {
+        aggregate->stats.too_old++;
+        return;
+    }
+    bucket = find_bucket(aggregate, start);
+    key = (guint32)flow->proto << 16 | service_port(aggregate, flow);
+    src_hash = address_hash(&flow->src);
+    dst_hash = address_hash(&flow->dst);
+    aggregate->stats.flows++;
+    add_to_series(aggregate, bucket, key, flow, src_hash, dst_hash);
+    direction = direction_of(aggregate, flow);
+    if (direction != PS_DIRECTION_ALL)
+        add_to_series(aggregate, bucket, key | (guint32)direction << 24, flow, src_hash,
+                      dst_hash);
+}
+
+/* ---- taking deltas ---- */
+
+static void
+series_name(guint32 key, char name[PS_SERIES_STRLEN])
+{
+    if (key == OTHER_KEY)
+        g_strlcpy(name, PS_SERIES_OTHER, PS_SERIES_STRLEN);
+    else
+        ps_series_format(key >> 16 & 0xff, key & 0xffff, key >> 24, name);
+}
+
+static int
+compare_top(gconstpointer a, gconstpointer b)
+{
+    const PsTopSource *x = a, *y = b;
+
+    if (x->flows != y->flows)
+        return x->flows > y->flows ? -1 : 1;
+    return memcmp(&x->source, &y->source, sizeof(PsAddress)); /* stable across runs */
+}
+
+/* Top K sources of every series of a closing bucket, from its pair table. */
+static GPtrArray *
+top_sources(const PsAggregate *aggregate, const Bucket *bucket)
+{
+    GPtrArray *tops = g_ptr_array_new_with_free_func((GDestroyNotify)g_array_unref);
+
+    for (guint i = 0; i < bucket->series->len; i++)
+        g_ptr_array_add(tops, g_array_new(FALSE, FALSE, sizeof(PsTopSource)));
+    for (guint i = 0; bucket->pairs != NULL && i <= bucket->pairs_mask; i++) {
+        const Pair *pair = &bucket->pairs[i];
+        PsTopSource top;
+        if (pair->series == 0)
+            continue;
+        top.source = pair->source;
+        top.flows = pair->flows;
+        g_array_append_val(g_ptr_array_index(tops, pair->series - 1), top);
+    }
+    for (guint i = 0; i < tops->len; i++) {
+        GArray *top = g_ptr_array_index(tops, i);
+        g_array_sort(top, compare_top);
+        if (top->len > aggregate->config.top_k)
+            g_array_set_size(top, aggregate->config.top_k);
+    }
+    return tops;
+}
+
+static PsBucketDelta *
+take_bucket(const PsAggregate *aggregate, Bucket *bucket, gboolean closing)
+{
+    PsBucketDelta *delta = g_new0(PsBucketDelta, 1);
+    g_autoptr(GPtrArray) tops = closing ? top_sources(aggregate, bucket) : NULL;
+
+    delta->start = bucket->start;
+    delta->step = aggregate->config.step;
+    delta->closing = closing;
+    delta->series = g_array_new(FALSE, TRUE, sizeof(PsSeriesDelta));
+    for (guint i = 0; i < bucket->series->len; i++) {
+        Series *series = &g_array_index(bucket->series, Series, i);
+        PsSeriesDelta out = {0};
+
+        if (!series->dirty && !closing)
+            continue;
+        series_name(series->key, out.name);
+        out.counts = series->counts;
+        out.sources = series->sources; /* ownership moves with the delta */
+        out.destinations = series->destinations;
+        if (closing)
+            out.top = g_array_ref(g_ptr_array_index(tops, i));
+        memset(&series->counts, 0, sizeof(series->counts));
+        memset(&series->sources, 0, sizeof(PsHll));
+        memset(&series->destinations, 0, sizeof(PsHll));
+        series->dirty = FALSE;
+        g_array_append_val(delta->series, out);
+    }
+    return delta;
+}
+
+GPtrArray *
+ps_aggregate_take(PsAggregate *aggregate, gint64 now_ms, gboolean close_all)
+{
+    GPtrArray *deltas = g_ptr_array_new_with_free_func((GDestroyNotify)ps_bucket_delta_free);
+    guint step = aggregate->config.step;
+
+    for (guint i = 0; i < aggregate->buckets->len;) {
+        Bucket *bucket = g_ptr_array_index(aggregate->buckets, i);
+        gboolean closing =
+            close_all || now_ms / 1000 >= bucket->start + step + aggregate->config.grace_s;
+
+        g_ptr_array_add(deltas, take_bucket(aggregate, bucket, closing));
+        if (closing) {
+            aggregate->closed_through = MAX(aggregate->closed_through, bucket->start);
+            g_ptr_array_remove_index(aggregate->buckets, i); /* frees the bucket */
+        } else {
+            i++;
+        }
+    }
+    return deltas;
+}
+
+void
+ps_bucket_delta_free(PsBucketDelta *delta)
+{
+    for (guint i = 0; i < delta->series->len; i++) {
+        PsSeriesDelta *series = &g_array_index(delta->series, PsSeriesDelta, i);
+        ps_hll_clear(&series->sources);
+        ps_hll_clear(&series->destinations);
+        if (series->top != NULL)
+            g_array_unref(series->top);
+    }
+    g_array_unref(delta->series);
+    g_free(delta);
+}

@@ -1,0 +1,101 @@
+/* PsFlow -> per time bucket, per series (service port, and per direction with home networks):
+ * flows, packets and bytes (scaled by sampling), SYN-only flows, distinct sources and
+ * destinations (HyperLogLog, see hll.h) and the heaviest sources by flows.
+ *
+ * Everything happens in memory on the receive thread: the cost per flow is a few table
+ * lookups, and what goes to Redis per flush (ps_aggregate_take) is proportional to the active
+ * series, not to the flows. Memory is bounded: at most max_series series and max_sources
+ * tracked (series, source) pairs per bucket; a port past the first cap is counted in the
+ * "other" series, a source past the second in the series' "untracked" counter. Knows nothing
+ * of Redis or sockets. */
+#pragma once
+
+#include "flow.h"
+#include "hll.h"
+#include "keys.h"
+
+typedef struct {
+    guint32 network[4]; /* address bytes, as in PsAddress */
+    guint8 family;
+    guint8 prefix_len;
+} PsNetwork;
+
+typedef struct {
+    guint step;                 /* bucket length in seconds (10 .. 3600, divides an hour) */
+    guint grace_s;              /* a bucket closes at start + step + grace */
+    gint64 clock_tolerance_ms;  /* exporter clock vs ours; beyond it, arrival time is used */
+    gint64 retention_s;         /* flows older than this are dropped (and counted) */
+    guint max_series;           /* per bucket */
+    guint max_sources;          /* tracked (series, source) pairs per bucket, for top K */
+    guint top_k;
+    const guint16 *service_ports; /* besides ports below 1024: the service side of a flow */
+    guint n_service_ports;
+    const PsNetwork *home_networks;
+    guint n_home_networks;
+} PsAggregateConfig;
+
+/* Defaults: step 60, grace 90, tolerance 5 min, retention 8 days, 20000 series, 1000000
+ * sources, top 10, no service ports or home networks. */
+void ps_aggregate_config_init(PsAggregateConfig *config);
+
+/* Parses "10.0.0.0/8" or "2001:db8::/32". */
+gboolean ps_network_parse(const char *text, PsNetwork *network, GError **error);
+gboolean ps_network_contains(const PsNetwork *network, const PsAddress *address);
+
+typedef struct {
+    guint64 flows;
+    guint64 packets; /* scaled by sampling */
+    guint64 bytes;   /* scaled by sampling */
+    guint64 syn;     /* SYN without ACK: connection attempts, the signature of a scan */
+    guint64 untracked; /* flows whose source did not fit the top-K table */
+} PsCounts;
+
+typedef struct {
+    PsAddress source;
+    guint64 flows;
+} PsTopSource;
+
+/* One series' change since the last take. */
+typedef struct {
+    char name[PS_SERIES_STRLEN];
+    PsCounts counts;
+    PsHll sources;      /* registers changed since the last take (a max-union delta) */
+    PsHll destinations;
+    GArray *top;        /* PsTopSource, heaviest first; only when the bucket closes */
+} PsSeriesDelta;
+
+typedef struct {
+    gint64 start;
+    guint step;
+    gboolean closing; /* final: write distinct counts and top K, mark closed */
+    GArray *series;   /* PsSeriesDelta */
+} PsBucketDelta;
+
+/* What the aggregation counted about itself (totals since start). */
+typedef struct {
+    guint64 flows;            /* flows aggregated */
+    guint64 by_arrival_time;  /* exporter clock off by more than the tolerance */
+    guint64 late;             /* end time in a bucket already closed: counted at arrival */
+    guint64 too_old;          /* beyond the retention: dropped */
+    guint64 other_series;     /* flows folded into "other" (series cap) */
+    guint64 untracked_sources;/* flows whose source missed the top-K table (pairs cap) */
+} PsAggregateStats;
+
+typedef struct PsAggregate PsAggregate;
+
+PsAggregate *ps_aggregate_new(const PsAggregateConfig *config);
+void ps_aggregate_free(PsAggregate *aggregate);
+
+/* Counts one flow. now_ms is the receive time (capture time when reading files). */
+void ps_aggregate_add(PsAggregate *aggregate, const PsFlow *flow, gint64 now_ms);
+
+/* Takes what changed since the last call: deltas of every bucket, and the final state of the
+ * buckets whose grace time has passed at now_ms (all of them with close_all, at shutdown).
+ * Returns an array of PsBucketDelta; free with ps_bucket_deltas_free(). */
+GPtrArray *ps_aggregate_take(PsAggregate *aggregate, gint64 now_ms, gboolean close_all);
+
+const PsAggregateStats *ps_aggregate_stats(const PsAggregate *aggregate);
+
+void ps_bucket_delta_free(PsBucketDelta *delta);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(PsAggregate, ps_aggregate_free)

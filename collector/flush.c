@@ -1,0 +1,572 @@
+#include "config.h"
+
+#include <string.h>
+
+#include "bucket.h"
+#include "flush.h"
+#include "keys.h"
+
+#define POLL_MS 100
+
+struct PsFlush {
+    PsFlushConfig config;
+    gchar *prefix;
+    gchar *collector_id;
+    gchar *tmp_key;
+    PsRedisAddress address;
+    GAsyncQueue *queue;
+    GThread *thread;
+    gboolean stopping;
+    GMutex lock; /* guards stats and the pending count seen by drain */
+    GCond drained;
+    PsFlushStats stats;
+    GQueue pending;        /* PsFlushBatch, oldest first; thread only */
+    redisContext *redis;   /* thread only */
+    gint64 next_attempt_us;
+    guint backoff_ms;
+    gint64 started_s;
+    guint8 hll_buffer[PS_HLL_SERIALIZED_MAX];
+};
+
+/* ---- batches ---- */
+
+static gsize
+hll_bytes(const PsHll *hll)
+{
+    return ps_hll_memory(hll) + sizeof(PsHll);
+}
+
+PsFlushBatch *
+ps_flush_batch_new(GPtrArray *deltas, GArray *exporters, gint64 now_ms)
+{
+    PsFlushBatch *batch = g_new0(PsFlushBatch, 1);
+
+    batch->deltas = deltas;
+    batch->exporters = exporters != NULL ? g_array_ref(exporters)
+                                         : g_array_new(FALSE, TRUE, sizeof(PsExporterHealth));
+    batch->created_ms = now_ms;
+    batch->bytes = sizeof(*batch) + batch->exporters->len * sizeof(PsExporterHealth);
+    for (guint i = 0; i < deltas->len; i++) {
+        PsBucketDelta *delta = g_ptr_array_index(deltas, i);
+        for (guint j = 0; j < delta->series->len; j++) {
+            PsSeriesDelta *series = &g_array_index(delta->series, PsSeriesDelta, j);
+            batch->bytes += sizeof(*series) + hll_bytes(&series->sources) +
+                            hll_bytes(&series->destinations) +
+                            (series->top != NULL ? series->top->len * sizeof(PsTopSource) : 0);
+            if (strchr(series->name, '@') != NULL)
+                continue; /* direction series repeat the port total */
+            batch->totals.flows += series->counts.flows;
+            batch->totals.packets += series->counts.packets;
+            batch->totals.bytes += series->counts.bytes;
+        }
+    }
+    return batch;
+}
+
+void
+ps_flush_batch_free(PsFlushBatch *batch)
+{
+    if (batch == NULL)
+        return;
+    g_ptr_array_unref(batch->deltas);
+    g_array_unref(batch->exporters);
+    g_free(batch);
+}
+
+/* ---- writing one batch ---- */
+
+static void
+command(PsRedisPipeline *pipeline, PsFlushStats *stats, const char *first, ...)
+    G_GNUC_NULL_TERMINATED;
+
+static void
+command(PsRedisPipeline *pipeline, PsFlushStats *stats, const char *first, ...)
+{
+    const char *argv[16];
+    guint argc = 0;
+    va_list args;
+
+    va_start(args, first);
+    for (const char *arg = first; arg != NULL; arg = va_arg(args, const char *))
+        argv[argc++] = arg;
+    va_end(args);
+    ps_redis_pipeline_append(pipeline, argc, argv, NULL);
+    stats->commands++;
+}
+
+static void
+increment(PsRedisPipeline *pipeline, PsFlush *flush, const char *key, const char *series,
+          const char *metric, guint64 value)
+{
+    g_autofree gchar *field = NULL;
+    char number[24];
+
+    if (value == 0)
+        return;
+    field = ps_field(series, metric);
+    g_snprintf(number, sizeof(number), "%" G_GUINT64_FORMAT, value);
+    command(pipeline, &flush->stats, "HINCRBY", key, field, number, NULL);
+}
+
+/* Merges a sketch into a Redis HyperLogLog: SET a scratch key, PFMERGE, as PFADD would. */
+static void
+merge_sketch(PsRedisPipeline *pipeline, PsFlush *flush, const char *key, const PsHll *hll,
+             guint ttl_s)
+{
+    gsize len = ps_hll_serialize(hll, flush->hll_buffer);
+    const char *set_argv[] = {"SET", flush->tmp_key, (const char *)flush->hll_buffer};
+    gsize set_len[] = {3, strlen(flush->tmp_key), len};
+    char ttl[16];
+
+    g_snprintf(ttl, sizeof(ttl), "%u", ttl_s);
+    ps_redis_pipeline_append(pipeline, 3, set_argv, set_len);
+    command(pipeline, &flush->stats, "PFMERGE", key, key, flush->tmp_key, NULL);
+    command(pipeline, &flush->stats, "EXPIRE", key, ttl, NULL);
+    flush->stats.commands++;
+}
+
+static gboolean
+hll_empty(const PsHll *hll)
+{
+    return hll->dense == NULL && hll->n_sparse == 0;
+}
+
+/* One series' delta into the bucket of the given step (minute, or the hour it rolls up to). */
+static void
+write_series(PsRedisPipeline *pipeline, PsFlush *flush, guint step, gint64 start,
+             const PsSeriesDelta *series, guint ttl_s)
+{
+    g_autofree gchar *bucket = ps_key_bucket(flush->prefix, step, start);
+    const PsCounts *c = &series->counts;
+
+    increment(pipeline, flush, bucket, series->name, "flows", c->flows);
+    increment(pipeline, flush, bucket, series->name, "pkts", c->packets);
+    increment(pipeline, flush, bucket, series->name, "bytes", c->bytes);
+    increment(pipeline, flush, bucket, series->name, "syn", c->syn);
+    increment(pipeline, flush, bucket, series->name, "untracked", c->untracked);
+    if (!hll_empty(&series->sources)) {
+        g_autofree gchar *key = ps_key_bucket_series(flush->prefix, step, start, "src",
+                                                     series->name);
+        merge_sketch(pipeline, flush, key, &series->sources, ttl_s);
+    }
+    if (!hll_empty(&series->destinations)) {
+        g_autofree gchar *key = ps_key_bucket_series(flush->prefix, step, start, "dst",
+                                                     series->name);
+        merge_sketch(pipeline, flush, key, &series->destinations, ttl_s);
+    }
+}
+
+static void
+expire(PsRedisPipeline *pipeline, PsFlush *flush, const char *key, guint ttl_s)
+{
+    char ttl[16];
+
+    g_snprintf(ttl, sizeof(ttl), "%u", ttl_s);
+    command(pipeline, &flush->stats, "EXPIRE", key, ttl, NULL);
+}
+
+static void
+write_counters(PsRedisPipeline *pipeline, PsFlush *flush, const PsFlushBatch *batch)
+{
+    command(pipeline, &flush->stats, "MULTI", NULL);
+    for (guint i = 0; i < batch->deltas->len; i++) {
+        const PsBucketDelta *delta = g_ptr_array_index(batch->deltas, i);
+        gint64 hour = ps_bucket_start(delta->start, PS_BUCKET_HOUR);
+        g_autofree gchar *minute_key = ps_key_bucket(flush->prefix, delta->step, delta->start);
+        g_autofree gchar *hour_key = ps_key_bucket(flush->prefix, PS_BUCKET_HOUR, hour);
+
+        for (guint j = 0; j < delta->series->len; j++) {
+            const PsSeriesDelta *series = &g_array_index(delta->series, PsSeriesDelta, j);
+            write_series(pipeline, flush, delta->step, delta->start, series,
+                         flush->config.minute_ttl_s);
+            if (delta->step != PS_BUCKET_HOUR)
+                write_series(pipeline, flush, PS_BUCKET_HOUR, hour, series,
+                             flush->config.hour_ttl_s);
+        }
+        expire(pipeline, flush, minute_key, flush->config.minute_ttl_s);
+        expire(pipeline, flush, hour_key, flush->config.hour_ttl_s);
+    }
+    command(pipeline, &flush->stats, "DEL", flush->tmp_key, NULL);
+    command(pipeline, &flush->stats, "EXEC", NULL);
+}
+
+static void
+write_health(PsRedisPipeline *pipeline, PsFlush *flush, const PsFlushBatch *batch)
+{
+    g_autofree gchar *collector = ps_key_collector(flush->prefix, flush->collector_id);
+    g_autofree gchar *schema = ps_key_schema(flush->prefix);
+    char now[24], started[24], closed[24];
+
+    for (guint i = 0; i < batch->exporters->len; i++) {
+        const PsExporterHealth *e = &g_array_index(batch->exporters, PsExporterHealth, i);
+        g_autofree gchar *key = ps_key_exporter(flush->prefix, e->address);
+        char seen[24], packets[24], records[24], errors[24], unknown[24], gaps[24], lost[24],
+            skewed[24], sampling[16];
+        g_snprintf(seen, sizeof(seen), "%" G_GINT64_FORMAT, e->last_seen_ms / 1000);
+        g_snprintf(packets, sizeof(packets), "%" G_GUINT64_FORMAT, e->packets);
+        g_snprintf(records, sizeof(records), "%" G_GUINT64_FORMAT, e->records);
+        g_snprintf(errors, sizeof(errors), "%" G_GUINT64_FORMAT, e->errors);
+        g_snprintf(unknown, sizeof(unknown), "%" G_GUINT64_FORMAT, e->unknown_template_sets);
+        g_snprintf(gaps, sizeof(gaps), "%" G_GUINT64_FORMAT, e->sequence_gaps);
+        g_snprintf(lost, sizeof(lost), "%" G_GUINT64_FORMAT, e->sequence_lost);
+        g_snprintf(skewed, sizeof(skewed), "%" G_GUINT64_FORMAT, e->clock_skewed);
+        g_snprintf(sampling, sizeof(sampling), "%u", e->sampling);
+        command(pipeline, &flush->stats, "HSET", key, "last_seen", seen, "packets", packets,
+                "records", records, "errors", errors, "unknown_templates", unknown,
+                "sequence_gaps", gaps, "sequence_lost", lost, NULL);
+        command(pipeline, &flush->stats, "HSET", key, "clock_skewed", skewed, "sampling",
+                sampling, "collector", flush->collector_id, NULL);
+    }
+    g_snprintf(now, sizeof(now), "%" G_GINT64_FORMAT, g_get_real_time() / G_USEC_PER_SEC);
+    g_snprintf(started, sizeof(started), "%" G_GINT64_FORMAT, flush->started_s);
+    g_snprintf(closed, sizeof(closed), "%" G_GINT64_FORMAT, flush->stats.last_closed_bucket);
+    command(pipeline, &flush->stats, "HSET", collector, "version", PS_VERSION, "started",
+            started, "last_flush", now, "last_closed_bucket", closed, NULL);
+    expire(pipeline, flush, collector, 86400);
+    command(pipeline, &flush->stats, "SET", schema, PS_SCHEMA_VERSION, NULL);
+}
+
+/* ---- closing buckets: distinct counts, top sources, the closed marker ---- */
+
+typedef struct {
+    GPtrArray *keys;   /* HLL key per PFCOUNT, in order */
+    GArray *counts;    /* guint64 per PFCOUNT */
+} Counts;
+
+static void
+collect_count(guint index, redisReply *reply, gpointer user_data)
+{
+    Counts *counts = user_data;
+    guint64 value = reply->type == REDIS_REPLY_INTEGER ? (guint64)reply->integer : 0;
+
+    (void)index;
+    g_array_append_val(counts->counts, value);
+}
+
+static void
+write_top(PsRedisPipeline *pipeline, PsFlush *flush, const PsBucketDelta *delta,
+          const PsSeriesDelta *series)
+{
+    g_autofree gchar *key = ps_key_bucket_series(flush->prefix, delta->step, delta->start, "top",
+                                                 series->name);
+    g_autofree gchar *hour_key = ps_key_bucket_series(
+        flush->prefix, PS_BUCKET_HOUR, ps_bucket_start(delta->start, PS_BUCKET_HOUR), "top",
+        series->name);
+
+    for (guint k = 0; series->top != NULL && k < series->top->len; k++) {
+        const PsTopSource *top = &g_array_index(series->top, PsTopSource, k);
+        char address[PS_ADDRESS_STRLEN], flows[24];
+        ps_address_to_string(&top->source, address);
+        g_snprintf(flows, sizeof(flows), "%" G_GUINT64_FORMAT, top->flows);
+        /* ZINCRBY: several collectors add up for a source they both saw */
+        command(pipeline, &flush->stats, "ZINCRBY", key, flows, address, NULL);
+        command(pipeline, &flush->stats, "ZINCRBY", hour_key, flows, address, NULL);
+    }
+    expire(pipeline, flush, key, flush->config.minute_ttl_s);
+    expire(pipeline, flush, hour_key, flush->config.hour_ttl_s);
+}
+
+/* Reads PFCOUNT of every series of a closed bucket and writes it as <series>:nsrc/:ndst. */
+static gboolean
+write_distinct_counts(PsFlush *flush, guint step, gint64 start, GPtrArray *names,
+                      GError **error)
+{
+    PsRedisPipeline pipeline;
+    Counts counts = {.counts = g_array_new(FALSE, FALSE, sizeof(guint64))};
+    g_autofree gchar *bucket = ps_key_bucket(flush->prefix, step, start);
+    gboolean ok;
+
+    ps_redis_pipeline_init(&pipeline, flush->redis);
+    for (guint i = 0; i < names->len; i++) {
+        for (guint kind = 0; kind < 2; kind++) {
+            g_autofree gchar *key = ps_key_bucket_series(flush->prefix, step, start,
+                                                         kind == 0 ? "src" : "dst",
+                                                         g_ptr_array_index(names, i));
+            command(&pipeline, &flush->stats, "PFCOUNT", key, NULL);
+        }
+    }
+    ok = ps_redis_pipeline_finish(&pipeline, collect_count, &counts, error);
+    ps_redis_pipeline_clear(&pipeline);
+    for (guint i = 0; ok && i < names->len && counts.counts->len == names->len * 2; i++) {
+        g_autofree gchar *nsrc = ps_field(g_ptr_array_index(names, i), "nsrc");
+        g_autofree gchar *ndst = ps_field(g_ptr_array_index(names, i), "ndst");
+        char src_count[24], dst_count[24];
+        g_snprintf(src_count, sizeof(src_count), "%" G_GUINT64_FORMAT,
+                   g_array_index(counts.counts, guint64, 2 * i));
+        g_snprintf(dst_count, sizeof(dst_count), "%" G_GUINT64_FORMAT,
+                   g_array_index(counts.counts, guint64, 2 * i + 1));
+        command(&pipeline, &flush->stats, "HSET", bucket, nsrc, src_count, ndst, dst_count, NULL);
+    }
+    g_array_unref(counts.counts);
+    if (ok)
+        ok = ps_redis_pipeline_finish(&pipeline, NULL, NULL, error);
+    ps_redis_pipeline_clear(&pipeline);
+    return ok;
+}
+
+/* Series names of an hour bucket, from its "<series>:flows" fields. */
+static GPtrArray *
+hour_series(PsFlush *flush, gint64 hour)
+{
+    g_autofree gchar *key = ps_key_bucket(flush->prefix, PS_BUCKET_HOUR, hour);
+    const char *argv[] = {"HKEYS", key};
+    g_autoptr(redisReply) reply = redisCommandArgv(flush->redis, 2, argv, NULL);
+    GPtrArray *names = g_ptr_array_new_with_free_func(g_free);
+
+    for (gsize i = 0; reply != NULL && reply->type == REDIS_REPLY_ARRAY && i < reply->elements;
+         i++) {
+        const char *field = reply->element[i]->str;
+        if (g_str_has_suffix(field, ":flows"))
+            g_ptr_array_add(names, g_strndup(field, strlen(field) - strlen(":flows")));
+    }
+    return names;
+}
+
+static gboolean
+close_bucket(PsFlush *flush, const PsBucketDelta *delta, GError **error)
+{
+    g_autoptr(GPtrArray) names = g_ptr_array_new();
+    g_autofree gchar *closed = ps_key_closed(flush->prefix, delta->step);
+    g_autofree gchar *hour_closed = ps_key_closed(flush->prefix, PS_BUCKET_HOUR);
+    char start[24], oldest[24];
+    PsRedisPipeline pipeline;
+    gboolean ok;
+    gint64 hour = ps_bucket_start(delta->start, PS_BUCKET_HOUR);
+    gboolean hour_ends = delta->start + delta->step == hour + PS_BUCKET_HOUR;
+
+    for (guint j = 0; j < delta->series->len; j++)
+        g_ptr_array_add(names, (gpointer)g_array_index(delta->series, PsSeriesDelta, j).name);
+    if (!write_distinct_counts(flush, delta->step, delta->start, names, error))
+        return FALSE;
+    ps_redis_pipeline_init(&pipeline, flush->redis);
+    for (guint j = 0; j < delta->series->len; j++)
+        write_top(&pipeline, flush, delta, &g_array_index(delta->series, PsSeriesDelta, j));
+    g_snprintf(start, sizeof(start), "%" G_GINT64_FORMAT, delta->start);
+    g_snprintf(oldest, sizeof(oldest), "%" G_GINT64_FORMAT,
+               delta->start - (gint64)flush->config.minute_ttl_s);
+    command(&pipeline, &flush->stats, "ZADD", closed, start, start, NULL);
+    command(&pipeline, &flush->stats, "ZREMRANGEBYSCORE", closed, "-inf", oldest, NULL);
+    ok = ps_redis_pipeline_finish(&pipeline, NULL, NULL, error);
+    ps_redis_pipeline_clear(&pipeline);
+    if (ok && hour_ends) {
+        g_autoptr(GPtrArray) hour_names = hour_series(flush, hour);
+        char hour_start[24];
+        g_snprintf(hour_start, sizeof(hour_start), "%" G_GINT64_FORMAT, hour);
+        ok = write_distinct_counts(flush, PS_BUCKET_HOUR, hour, hour_names, error);
+        ps_redis_pipeline_init(&pipeline, flush->redis);
+        command(&pipeline, &flush->stats, "ZADD", hour_closed, hour_start, hour_start, NULL);
+        ok = ok && ps_redis_pipeline_finish(&pipeline, NULL, NULL, error);
+        ps_redis_pipeline_clear(&pipeline);
+    }
+    if (ok)
+        flush->stats.last_closed_bucket = MAX(flush->stats.last_closed_bucket, delta->start);
+    return ok;
+}
+
+static gboolean
+write_batch(PsFlush *flush, PsFlushBatch *batch, GError **error)
+{
+    PsRedisPipeline pipeline;
+    gboolean ok = TRUE;
+
+    if (batch->stage == 0) {
+        ps_redis_pipeline_init(&pipeline, flush->redis);
+        write_counters(&pipeline, flush, batch);
+        write_health(&pipeline, flush, batch);
+        ok = ps_redis_pipeline_finish(&pipeline, NULL, NULL, error);
+        if (ok && pipeline.reply_errors > 0) {
+            flush->stats.reply_errors += pipeline.reply_errors;
+            g_warning("Redis refused %u commands of a flush: %s", pipeline.reply_errors,
+                      pipeline.first_error);
+        }
+        ps_redis_pipeline_clear(&pipeline);
+        if (ok)
+            batch->stage = 1; /* the transaction is in: never apply it twice */
+    }
+    for (guint i = 0; ok && batch->stage == 1 && i < batch->deltas->len; i++) {
+        const PsBucketDelta *delta = g_ptr_array_index(batch->deltas, i);
+        if (delta->closing)
+            ok = close_bucket(flush, delta, error);
+    }
+    return ok;
+}
+
+/* ---- the thread ---- */
+
+static void
+drop_oldest(PsFlush *flush, const char *why)
+{
+    PsFlushBatch *batch = g_queue_pop_head(&flush->pending);
+
+    g_mutex_lock(&flush->lock);
+    flush->stats.dropped_batches++;
+    flush->stats.dropped.flows += batch->totals.flows;
+    flush->stats.dropped.packets += batch->totals.packets;
+    flush->stats.dropped.bytes += batch->totals.bytes;
+    flush->stats.pending_bytes -= batch->bytes;
+    flush->stats.pending_batches--;
+    g_mutex_unlock(&flush->lock);
+    g_warning("dropped %" G_GUINT64_FORMAT " flows (%" G_GUINT64_FORMAT " packets, %" G_GUINT64_FORMAT
+              " bytes) aggregated at %" G_GINT64_FORMAT ": %s",
+              batch->totals.flows, batch->totals.packets, batch->totals.bytes,
+              batch->created_ms / 1000, why);
+    ps_flush_batch_free(batch);
+}
+
+static void
+take_queued(PsFlush *flush, guint wait_ms)
+{
+    PsFlushBatch *batch = g_async_queue_timeout_pop(flush->queue, (guint64)wait_ms * 1000);
+
+    while (batch != NULL) {
+        g_queue_push_tail(&flush->pending, batch);
+        batch = g_async_queue_try_pop(flush->queue);
+    }
+    while (flush->stats.pending_bytes > flush->config.max_pending_bytes &&
+           flush->pending.length > 1)
+        drop_oldest(flush, "Redis unreachable and the memory bound for held flushes reached");
+}
+
+static void
+connection_failed(PsFlush *flush, const GError *error)
+{
+    g_autofree gchar *where = ps_redis_address_describe(&flush->address);
+
+    g_clear_pointer(&flush->redis, redisFree);
+    /* exponential backoff with jitter, so several collectors do not retry in step */
+    flush->backoff_ms = MIN(MAX(flush->backoff_ms * 2, 100u), flush->config.backoff_max_ms);
+    flush->next_attempt_us =
+        g_get_monotonic_time() + (flush->backoff_ms / 2 + g_random_int_range(0, flush->backoff_ms / 2 + 1)) * 1000LL;
+    g_mutex_lock(&flush->lock);
+    if (flush->stats.connected || flush->stats.failures == 0)
+        g_warning("Redis %s: %s; holding flushes in memory and retrying", where, error->message);
+    flush->stats.failures++;
+    flush->stats.connected = FALSE;
+    g_mutex_unlock(&flush->lock);
+}
+
+static void
+write_pending(PsFlush *flush)
+{
+    while (flush->pending.length > 0 && g_get_monotonic_time() >= flush->next_attempt_us) {
+        g_autoptr(GError) error = NULL;
+        PsFlushBatch *batch = g_queue_peek_head(&flush->pending);
+        gint64 begin = g_get_monotonic_time();
+
+        if (flush->redis == NULL) {
+            flush->redis = ps_redis_connect(&flush->address, flush->config.timeout_ms, &error);
+            if (flush->redis == NULL) {
+                connection_failed(flush, error);
+                return;
+            }
+        }
+        if (!write_batch(flush, batch, &error)) {
+            connection_failed(flush, error);
+            return;
+        }
+        g_queue_pop_head(&flush->pending);
+        g_mutex_lock(&flush->lock);
+        if (!flush->stats.connected && flush->stats.failures > 0)
+            g_message("Redis is back: writing %u held flushes", flush->stats.pending_batches);
+        flush->stats.connected = TRUE;
+        flush->stats.batches_written++;
+        flush->stats.pending_bytes -= batch->bytes;
+        flush->stats.pending_batches--;
+        flush->stats.last_flush_ms = g_get_real_time() / 1000;
+        flush->stats.last_latency_us = g_get_monotonic_time() - begin;
+        g_cond_broadcast(&flush->drained);
+        g_mutex_unlock(&flush->lock);
+        flush->backoff_ms = 0;
+        ps_flush_batch_free(batch);
+    }
+}
+
+static gpointer
+flush_thread(gpointer data)
+{
+    PsFlush *flush = data;
+
+    while (!g_atomic_int_get(&flush->stopping) || g_async_queue_length(flush->queue) > 0) {
+        take_queued(flush, POLL_MS);
+        write_pending(flush);
+    }
+    return NULL;
+}
+
+PsFlush *
+ps_flush_new(const PsFlushConfig *config)
+{
+    PsFlush *flush = g_new0(PsFlush, 1);
+
+    flush->config = *config;
+    flush->prefix = g_strdup(config->prefix);
+    flush->collector_id = g_strdup(config->collector_id);
+    flush->tmp_key = g_strdup_printf("%stmp:%s", config->prefix, config->collector_id);
+    flush->address = config->address;
+    flush->address.host = g_strdup(config->address.host);
+    flush->address.unix_path = g_strdup(config->address.unix_path);
+    flush->address.user = g_strdup(config->address.user);
+    flush->address.password = g_strdup(config->address.password);
+    flush->config.prefix = flush->prefix;
+    flush->config.collector_id = flush->collector_id;
+    flush->started_s = g_get_real_time() / G_USEC_PER_SEC;
+    flush->queue = g_async_queue_new();
+    g_mutex_init(&flush->lock);
+    g_cond_init(&flush->drained);
+    g_queue_init(&flush->pending);
+    flush->thread = g_thread_new("ps-flush", flush_thread, flush);
+    return flush;
+}
+
+void
+ps_flush_push(PsFlush *flush, PsFlushBatch *batch)
+{
+    g_mutex_lock(&flush->lock);
+    flush->stats.pending_bytes += batch->bytes;
+    flush->stats.pending_batches++;
+    g_mutex_unlock(&flush->lock);
+    g_async_queue_push(flush->queue, batch);
+}
+
+gboolean
+ps_flush_drain(PsFlush *flush, guint timeout_ms)
+{
+    gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
+    gboolean empty;
+
+    g_mutex_lock(&flush->lock);
+    while (flush->stats.pending_batches > 0 &&
+           g_cond_wait_until(&flush->drained, &flush->lock, deadline))
+        ;
+    empty = flush->stats.pending_batches == 0;
+    g_mutex_unlock(&flush->lock);
+    return empty;
+}
+
+void
+ps_flush_free(PsFlush *flush)
+{
+    if (flush == NULL)
+        return;
+    g_atomic_int_set(&flush->stopping, TRUE);
+    g_thread_join(flush->thread);
+    while (flush->pending.length > 0)
+        drop_oldest(flush, "still not written at exit");
+    g_clear_pointer(&flush->redis, redisFree);
+    g_async_queue_unref(flush->queue);
+    g_mutex_clear(&flush->lock);
+    g_cond_clear(&flush->drained);
+    ps_redis_address_clear(&flush->address);
+    g_free(flush->prefix);
+    g_free(flush->collector_id);
+    g_free(flush->tmp_key);
+    g_free(flush);
+}
+
+void
+ps_flush_get_stats(PsFlush *flush, PsFlushStats *stats)
+{
+    g_mutex_lock(&flush->lock);
+    *stats = flush->stats;
+    g_mutex_unlock(&flush->lock);
+}

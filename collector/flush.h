@@ -1,0 +1,81 @@
+/* Aggregated deltas -> Redis, on a thread of its own so the receive path never waits for it.
+ *
+ * The receive thread pushes a batch every flush interval (ps_flush_push never blocks). This
+ * thread writes each batch as one pipelined MULTI/EXEC transaction (so a failure leaves
+ * nothing half-applied and a retry does not count twice), then, for buckets that closed, reads
+ * the final distinct counts (PFCOUNT) and writes them as plain fields with the top sources and
+ * the closed marker. While Redis is down or slow, batches wait in memory up to
+ * max_pending_bytes and are retried with exponential backoff; past the bound the oldest batch
+ * is dropped, and its flows, packets and bytes are counted and logged. */
+#pragma once
+
+#include "aggregate.h"
+#include "redis.h"
+
+/* Per-exporter health, copied from the decoding side at each flush. */
+typedef struct {
+    char address[48];
+    gint64 last_seen_ms;
+    guint64 packets;
+    guint64 records;
+    guint64 errors;
+    guint64 unknown_template_sets;
+    guint64 sequence_gaps;
+    guint64 sequence_lost;
+    guint64 clock_skewed; /* flows counted at arrival time */
+    guint32 sampling;
+} PsExporterHealth;
+
+typedef struct {
+    GPtrArray *deltas;    /* PsBucketDelta */
+    GArray *exporters;    /* PsExporterHealth */
+    gint64 created_ms;
+    gsize bytes;          /* memory estimate, against the bound */
+    PsCounts totals;      /* of the port totals (not per direction): what a drop loses */
+    guint stage;          /* 0 counters, 1 closing (distinct counts, top, marker), 2 done */
+} PsFlushBatch;
+
+typedef struct {
+    PsRedisAddress address; /* borrowed */
+    const char *prefix;
+    const char *collector_id;
+    guint minute_ttl_s;
+    guint hour_ttl_s;
+    guint top_k;
+    gsize max_pending_bytes;
+    guint timeout_ms;
+    guint backoff_max_ms;
+} PsFlushConfig;
+
+typedef struct {
+    guint64 batches_written;
+    guint64 commands;
+    guint64 failures;          /* connection or write failures (each followed by a retry) */
+    guint64 reply_errors;
+    guint64 dropped_batches;
+    PsCounts dropped;          /* flows, packets, bytes lost to the memory bound */
+    gsize pending_bytes;
+    guint pending_batches;
+    gint64 last_flush_ms;
+    gint64 last_closed_bucket;
+    gint64 last_latency_us;
+    gboolean connected;
+} PsFlushStats;
+
+typedef struct PsFlush PsFlush;
+
+/* Builds a batch from aggregate deltas (taken over) and exporter health (copied). */
+PsFlushBatch *ps_flush_batch_new(GPtrArray *deltas, GArray *exporters, gint64 now_ms);
+void ps_flush_batch_free(PsFlushBatch *batch);
+
+/* Starts the flush thread. */
+PsFlush *ps_flush_new(const PsFlushConfig *config);
+/* Hands a batch to the thread; never blocks. */
+void ps_flush_push(PsFlush *flush, PsFlushBatch *batch);
+/* Waits until everything pushed is written (TRUE) or timeout_ms passed (FALSE). */
+gboolean ps_flush_drain(PsFlush *flush, guint timeout_ms);
+/* Stops the thread; what is still pending is counted as dropped and logged. */
+void ps_flush_free(PsFlush *flush);
+void ps_flush_get_stats(PsFlush *flush, PsFlushStats *stats);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(PsFlushBatch, ps_flush_batch_free)

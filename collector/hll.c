@@ -1,0 +1,247 @@
+#include "config.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "hll.h"
+
+#define HLL_P          14
+#define HLL_SEED       0xadc83b19u
+#define SPARSE_VAL_MAX 32 /* Redis sparse VAL opcodes hold ranks 1..32 */
+
+guint64
+ps_hll_hash(const void *member, gsize len)
+{
+    const guint64 m = 0xc6a4a7935bd1e995ULL;
+    const int r = 47;
+    const guint8 *data = member;
+    const guint8 *end = data + (len - (len & 7));
+    guint64 h = HLL_SEED ^ (len * m);
+
+    while (data != end) {
+        guint64 k;
+        memcpy(&k, data, 8); /* little-endian hosts, as Redis on x86 and ARM */
+        k *= m;
+        k ^= k >> r;
+        k *= m;
+        h ^= k;
+        h *= m;
+        data += 8;
+    }
+    switch (len & 7) {
+    case 7:
+        h ^= (guint64)data[6] << 48; /* fall through */
+    case 6:
+        h ^= (guint64)data[5] << 40; /* fall through */
+    case 5:
+        h ^= (guint64)data[4] << 32; /* fall through */
+    case 4:
+        h ^= (guint64)data[3] << 24; /* fall through */
+    case 3:
+        h ^= (guint64)data[2] << 16; /* fall through */
+    case 2:
+        h ^= (guint64)data[1] << 8; /* fall through */
+    case 1:
+        h ^= (guint64)data[0];
+        h *= m;
+    }
+    h ^= h >> r;
+    h *= m;
+    h ^= h >> r;
+    return h;
+}
+
+static gboolean
+set_dense(PsHll *hll, guint index, guint8 rank)
+{
+    if (hll->dense[index] >= rank)
+        return FALSE;
+    hll->dense[index] = rank;
+    return TRUE;
+}
+
+static void
+make_dense(PsHll *hll)
+{
+    hll->dense = g_malloc0(PS_HLL_REGISTERS);
+    for (guint i = 0; i < hll->n_sparse; i++)
+        set_dense(hll, hll->sparse[i] >> 8, hll->sparse[i] & 0xff);
+    g_clear_pointer(&hll->sparse, g_free);
+    hll->n_sparse = hll->sparse_capacity = 0;
+}
+
+static gboolean
+set_register(PsHll *hll, guint index, guint8 rank)
+{
+    if (hll->dense != NULL)
+        return set_dense(hll, index, rank);
+    for (guint i = 0; i < hll->n_sparse; i++) {
+        if (hll->sparse[i] >> 8 == index) {
+            if ((hll->sparse[i] & 0xff) >= rank)
+                return FALSE;
+            hll->sparse[i] = index << 8 | rank;
+            return TRUE;
+        }
+    }
+    if (hll->n_sparse == PS_HLL_SPARSE_MAX) {
+        make_dense(hll);
+        return set_dense(hll, index, rank);
+    }
+    if (hll->n_sparse == hll->sparse_capacity) {
+        hll->sparse_capacity = hll->sparse_capacity == 0 ? 4 : hll->sparse_capacity * 2;
+        hll->sparse = g_renew(guint32, hll->sparse, hll->sparse_capacity);
+    }
+    hll->sparse[hll->n_sparse++] = index << 8 | rank;
+    return TRUE;
+}
+
+gboolean
+ps_hll_add_hash(PsHll *hll, guint64 hash)
+{
+    guint index = hash & (PS_HLL_REGISTERS - 1);
+    guint64 rest = hash >> HLL_P | 1ULL << (64 - HLL_P); /* the top bit ends the count */
+
+    return set_register(hll, index, (guint8)(__builtin_ctzll(rest) + 1));
+}
+
+void
+ps_hll_merge(PsHll *hll, const PsHll *other)
+{
+    if (other->dense != NULL) {
+        if (hll->dense == NULL)
+            make_dense(hll);
+        for (guint i = 0; i < PS_HLL_REGISTERS; i++)
+            set_dense(hll, i, other->dense[i]);
+        return;
+    }
+    for (guint i = 0; i < other->n_sparse; i++)
+        set_register(hll, other->sparse[i] >> 8, other->sparse[i] & 0xff);
+}
+
+static int
+compare_entries(gconstpointer a, gconstpointer b)
+{
+    guint32 x = *(const guint32 *)a, y = *(const guint32 *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void
+write_header(guint8 *out, gboolean sparse)
+{
+    memset(out, 0, 16);
+    memcpy(out, "HYLL", 4);
+    out[4] = sparse ? 1 : 0;
+    out[15] = 0x80; /* cached cardinality invalid: Redis computes it */
+}
+
+/* Runs of zero registers: XZERO (01xxxxxx yyyyyyyy) holds up to 16384, ZERO (00xxxxxx) 64. */
+static gsize
+write_zeros(guint8 *out, gsize len, guint run)
+{
+    while (run > 0) {
+        guint n = MIN(run, 16384u);
+        if (n > 64) {
+            out[len++] = 0x40 | ((n - 1) >> 8);
+            out[len++] = (n - 1) & 0xff;
+        } else {
+            out[len++] = n - 1;
+        }
+        run -= n;
+    }
+    return len;
+}
+
+/* Sparse form of a list of registers, or 0 when a rank is too large for it. */
+static gsize
+serialize_sparse(const guint32 *entries, guint n, guint8 *out)
+{
+    g_autofree guint32 *sorted = g_memdup2(entries, n * sizeof(guint32));
+    gsize len = 16;
+    guint next = 0;
+
+    qsort(sorted, n, sizeof(guint32), compare_entries);
+    write_header(out, TRUE);
+    for (guint i = 0; i < n; i++) {
+        guint index = sorted[i] >> 8, rank = sorted[i] & 0xff;
+        if (rank > SPARSE_VAL_MAX)
+            return 0;
+        len = write_zeros(out, len, index - next);
+        out[len++] = 0x80 | (rank - 1) << 2; /* VAL, run of 1 */
+        next = index + 1;
+    }
+    return write_zeros(out, len, PS_HLL_REGISTERS - next);
+}
+
+/* Dense form: 6 bits per register, least significant first, as Redis packs them. */
+static gsize
+serialize_dense(const guint8 *registers, guint8 *out)
+{
+    guint8 *packed = out + 16;
+
+    write_header(out, FALSE);
+    memset(packed, 0, PS_HLL_SERIALIZED_MAX - 16);
+    for (guint i = 0; i < PS_HLL_REGISTERS; i++) {
+        guint bit = i * 6, byte = bit / 8, shift = bit % 8;
+        packed[byte] |= (guint8)(registers[i] << shift);
+        if (shift > 2)
+            packed[byte + 1] |= (guint8)(registers[i] >> (8 - shift));
+    }
+    return PS_HLL_SERIALIZED_MAX;
+}
+
+gsize
+ps_hll_serialize(const PsHll *hll, guint8 out[PS_HLL_SERIALIZED_MAX])
+{
+    gsize len;
+
+    if (hll->dense == NULL) {
+        len = serialize_sparse(hll->sparse, hll->n_sparse, out);
+        if (len > 0)
+            return len;
+        g_autofree guint8 *registers = g_malloc0(PS_HLL_REGISTERS);
+        for (guint i = 0; i < hll->n_sparse; i++)
+            registers[hll->sparse[i] >> 8] = hll->sparse[i] & 0xff;
+        return serialize_dense(registers, out);
+    }
+    return serialize_dense(hll->dense, out);
+}
+
+guint64
+ps_hll_estimate(const PsHll *hll)
+{
+    double sum = 0;
+    guint zeros = 0;
+    const double m = PS_HLL_REGISTERS;
+    double estimate;
+
+    for (guint i = 0; i < PS_HLL_REGISTERS; i++) {
+        guint8 rank = 0;
+        if (hll->dense != NULL)
+            rank = hll->dense[i];
+        sum += ldexp(1.0, -rank);
+        zeros += rank == 0;
+    }
+    if (hll->dense == NULL) {
+        for (guint i = 0; i < hll->n_sparse; i++)
+            sum += ldexp(1.0, -(int)(hll->sparse[i] & 0xff)) - 1.0;
+        zeros -= hll->n_sparse;
+    }
+    estimate = 0.7213 / (1 + 1.079 / m) * m * m / sum;
+    if (estimate < 2.5 * m && zeros > 0)
+        estimate = m * log(m / zeros); /* linear counting for small sets */
+    return (guint64)(estimate + 0.5);
+}
+
+gsize
+ps_hll_memory(const PsHll *hll)
+{
+    return (hll->dense != NULL ? PS_HLL_REGISTERS : 0) + hll->sparse_capacity * sizeof(guint32);
+}
+
+void
+ps_hll_clear(PsHll *hll)
+{
+    g_clear_pointer(&hll->dense, g_free);
+    g_clear_pointer(&hll->sparse, g_free);
+    hll->n_sparse = hll->sparse_capacity = 0;
+}

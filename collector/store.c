@@ -1,0 +1,105 @@
+#include "config.h"
+
+#include "store.h"
+
+struct PsStore {
+    PsAggregate *aggregate;
+    PsFlush *flush;
+    PsDispatch *dispatch; /* borrowed: exporter health comes from its table */
+};
+
+PsStore *
+ps_store_new(const PsAggregateConfig *aggregate, const PsFlushConfig *flush, PsDispatch *dispatch)
+{
+    PsStore *store = g_new0(PsStore, 1);
+
+    store->aggregate = ps_aggregate_new(aggregate);
+    store->flush = ps_flush_new(flush);
+    store->dispatch = dispatch;
+    return store;
+}
+
+void
+ps_store_free(PsStore *store)
+{
+    if (store == NULL)
+        return;
+    ps_flush_free(store->flush);
+    ps_aggregate_free(store->aggregate);
+    g_free(store);
+}
+
+PsAggregate *
+ps_store_aggregate(PsStore *store)
+{
+    return store->aggregate;
+}
+
+PsFlush *
+ps_store_flusher(PsStore *store)
+{
+    return store->flush;
+}
+
+void
+ps_store_add(PsStore *store, const PsFlow *flow, gint64 now_ms)
+{
+    guint64 skewed = ps_aggregate_stats(store->aggregate)->by_arrival_time;
+
+    ps_aggregate_add(store->aggregate, flow, now_ms);
+    if (ps_aggregate_stats(store->aggregate)->by_arrival_time != skewed) {
+        PsExporter *exporter = g_hash_table_lookup(ps_dispatch_exporters(store->dispatch),
+                                                   &flow->exporter);
+        if (exporter != NULL)
+            exporter->clock_skewed++;
+    }
+}
+
+static GArray *
+exporter_health(PsStore *store)
+{
+    GArray *health = g_array_new(FALSE, TRUE, sizeof(PsExporterHealth));
+    GHashTableIter iter;
+    PsExporter *exporter;
+
+    g_hash_table_iter_init(&iter, ps_dispatch_exporters(store->dispatch));
+    while (g_hash_table_iter_next(&iter, NULL, (gpointer *)&exporter)) {
+        PsExporterHealth h = {0};
+        PsExporterCounters total;
+        ps_exporter_total(exporter, &total);
+        ps_address_to_string(&exporter->address, h.address);
+        h.last_seen_ms = exporter->last_seen_ms;
+        h.packets = total.packets;
+        h.records = total.records;
+        h.errors = total.decode_errors;
+        h.unknown_template_sets = total.unknown_template_sets;
+        h.sequence_gaps = total.sequence_gaps;
+        h.sequence_lost = total.sequence_lost;
+        h.clock_skewed = exporter->clock_skewed;
+        h.sampling = exporter->sampling;
+        g_array_append_val(health, h);
+    }
+    return health;
+}
+
+static void
+push(PsStore *store, gint64 now_ms, gboolean close_all)
+{
+    GPtrArray *deltas = ps_aggregate_take(store->aggregate, now_ms, close_all);
+    g_autoptr(GArray) health = exporter_health(store);
+
+    ps_flush_push(store->flush, ps_flush_batch_new(deltas, health, now_ms));
+}
+
+void
+ps_store_flush(PsStore *store, gint64 now_ms)
+{
+    push(store, now_ms, FALSE);
+}
+
+gboolean
+ps_store_close(PsStore *store, gint64 now_ms, guint timeout_ms)
+{
+    push(store, now_ms, TRUE);
+    return ps_flush_drain(store->flush, timeout_ms);
+}
