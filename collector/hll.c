@@ -189,19 +189,36 @@ serialize_dense(const guint8 *registers, guint8 *out)
     return PS_HLL_SERIALIZED_MAX;
 }
 
+/* Redis's sparse form runs to about 3 bytes per set register at worst; past this many the
+ * dense form is smaller. */
+#define SPARSE_WORTH_MAX 4000
+
 gsize
 ps_hll_serialize(const PsHll *hll, guint8 out[PS_HLL_SERIALIZED_MAX])
 {
+    g_autofree guint32 *entries = NULL;
+    g_autofree guint8 *registers = NULL;
+    guint n = 0;
     gsize len;
 
     if (hll->dense == NULL) {
         len = serialize_sparse(hll->sparse, hll->n_sparse, out);
         if (len > 0)
             return len;
-        g_autofree guint8 *registers = g_malloc0(PS_HLL_REGISTERS);
+        registers = g_malloc0(PS_HLL_REGISTERS);
         for (guint i = 0; i < hll->n_sparse; i++)
             registers[hll->sparse[i] >> 8] = hll->sparse[i] & 0xff;
         return serialize_dense(registers, out);
+    }
+    entries = g_new(guint32, SPARSE_WORTH_MAX);
+    for (guint i = 0; i < PS_HLL_REGISTERS && n < SPARSE_WORTH_MAX; i++) {
+        if (hll->dense[i] != 0)
+            entries[n++] = i << 8 | hll->dense[i];
+    }
+    if (n < SPARSE_WORTH_MAX) {
+        len = serialize_sparse(entries, n, out);
+        if (len > 0)
+            return len;
     }
     return serialize_dense(hll->dense, out);
 }

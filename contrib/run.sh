@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Quick start: builds portsurge (installing missing Debian packages) and runs it in the
-# foreground: the collector on UDP 2055 (NetFlow) and 4739 (IPFIX), dual-stack.
-# Extra arguments go to portsurge-collector, e.g. `contrib/run.sh --dump` to see every record.
+# foreground: the collector on UDP 2055 (NetFlow) and 4739 (IPFIX), dual-stack, aggregating
+# into Redis. With PS_REDIS_URL unset, a private redis-server is started for it (data and
+# socket in .run/, stopped again on exit). Extra arguments go to portsurge-collector, e.g.
+# `contrib/run.sh --dump` to also see every record, `--home-network 10.0.0.0/8`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,6 +11,19 @@ contrib/deps.sh
 [ -d build ] || meson setup build >/dev/null
 ninja -C build >/dev/null
 
+redis_url=${PS_REDIS_URL:-}
+if [ -z "$redis_url" ]; then
+  mkdir -p .run
+  redis_url=$PWD/.run/redis.sock
+  redis-server --port 0 --unixsocket "$redis_url" --unixsocketperm 700 --dir "$PWD/.run" \
+    --appendonly yes --save "" --daemonize yes --pidfile "$PWD/.run/redis.pid" \
+    --logfile "$PWD/.run/redis.log"
+  trap 'kill "$(cat .run/redis.pid)" 2>/dev/null || true' EXIT
+  for _ in $(seq 50); do [ -S "$redis_url" ] && break; sleep 0.1; done
+  echo "portsurge: started redis-server on $redis_url (data in .run/)" >&2
+fi
+
 echo "portsurge: point your routers' NetFlow v5/v9 export at UDP port 2055 and IPFIX at 4739" \
-     "of this host ($(hostname -I 2>/dev/null | awk '{print $1}'))" >&2
-exec build/collector/portsurge-collector --verbose "$@"
+     "of this host ($(hostname -I 2>/dev/null | awk '{print $1}')); query with" \
+     "redis-cli -s $redis_url (see schema/redis.md)" >&2
+build/collector/portsurge-collector --verbose --redis "$redis_url" "$@"
