@@ -178,7 +178,7 @@ ps_redis_pipeline_append(PsRedisPipeline *pipeline, guint argc, const char **arg
 void
 ps_redis_pipeline_command(PsRedisPipeline *pipeline, const char *first, ...)
 {
-    const char *argv[16];
+    const char *argv[32];
     guint argc = 0;
     va_list args;
 

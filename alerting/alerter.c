@@ -1,0 +1,302 @@
+#include "config.h"
+
+#include <string.h>
+#include <time.h>
+
+#include "alerter.h"
+#include "event.h"
+#include "history.h"
+#include "redis.h"
+#include "state.h"
+
+struct PsAlerter {
+    PsAlerterConfig config;
+    gchar *prefix;
+    gchar **watched;
+    redisContext *redis;
+    gboolean persist;
+    PsEventFn fn;
+    gpointer user_data;
+    GHashTable *states; /* series -> PsSeriesState */
+    gint64 last_cpu_us;
+};
+
+static void
+copy_config(PsAlerter *alerter, const PsAlerterConfig *config)
+{
+    g_free(alerter->prefix);
+    g_strfreev(alerter->watched);
+    alerter->config = *config;
+    alerter->prefix = g_strdup(config->prefix);
+    alerter->watched = g_strdupv(config->watched);
+    alerter->config.prefix = alerter->prefix;
+    alerter->config.watched = alerter->watched;
+}
+
+PsAlerter *
+ps_alerter_new(const PsAlerterConfig *config, redisContext *redis, gboolean persist,
+               PsEventFn fn, gpointer user_data)
+{
+    PsAlerter *alerter = g_new0(PsAlerter, 1);
+
+    copy_config(alerter, config);
+    alerter->redis = redis;
+    alerter->persist = persist;
+    alerter->fn = fn;
+    alerter->user_data = user_data;
+    alerter->states = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    return alerter;
+}
+
+void
+ps_alerter_free(PsAlerter *alerter)
+{
+    if (alerter == NULL)
+        return;
+    g_hash_table_unref(alerter->states);
+    g_free(alerter->prefix);
+    g_strfreev(alerter->watched);
+    g_free(alerter);
+}
+
+void
+ps_alerter_set_redis(PsAlerter *alerter, redisContext *redis)
+{
+    alerter->redis = redis;
+}
+
+void
+ps_alerter_set_config(PsAlerter *alerter, const PsAlerterConfig *config)
+{
+    copy_config(alerter, config);
+}
+
+gint64
+ps_alerter_last_cpu_us(const PsAlerter *alerter)
+{
+    return alerter->last_cpu_us;
+}
+
+gboolean
+ps_alerter_restore(PsAlerter *alerter, gint64 *last_bucket, GError **error)
+{
+    *last_bucket = ps_state_last_bucket(alerter->redis, alerter->prefix);
+    return ps_state_load(alerter->redis, alerter->prefix, alerter->states, error);
+}
+
+static gboolean
+is_watched(const PsAlerter *alerter, const char *series)
+{
+    const char *at = strchr(series, '@');
+    gsize len = at != NULL ? (gsize)(at - series) : strlen(series);
+
+    for (guint i = 0; alerter->watched != NULL && alerter->watched[i] != NULL; i++) {
+        if (strlen(alerter->watched[i]) == len && strncmp(alerter->watched[i], series, len) == 0)
+            return TRUE;
+    }
+    return FALSE;
+}
+
+static void
+add_name(GPtrArray *names, GHashTable *seen, const char *name)
+{
+    if (g_hash_table_contains(seen, name))
+        return;
+    g_hash_table_add(seen, (gpointer)name);
+    g_ptr_array_add(names, g_strdup(name));
+}
+
+/* Watched ports, ports active in bucket t, and every series with an incident. */
+static GPtrArray *
+series_to_evaluate(PsAlerter *alerter, const PsHistoryReader *reader, gint64 t, GError **error)
+{
+    g_autoptr(GPtrArray) active = ps_history_active_series(
+        reader, t, alerter->config.min_sources, alerter->config.min_flows,
+        alerter->config.max_series, error);
+    GPtrArray *names = g_ptr_array_new_with_free_func(g_free);
+    g_autoptr(GHashTable) seen = g_hash_table_new(g_str_hash, g_str_equal);
+    GHashTableIter iter;
+    const char *name;
+    PsSeriesState *state;
+
+    if (active == NULL) {
+        g_ptr_array_unref(names);
+        return NULL;
+    }
+    for (guint i = 0; alerter->watched != NULL && alerter->watched[i] != NULL; i++)
+        add_name(names, seen, alerter->watched[i]);
+    for (guint i = 0; i < active->len; i++)
+        add_name(names, seen, g_ptr_array_index(active, i));
+    g_hash_table_iter_init(&iter, alerter->states);
+    while (g_hash_table_iter_next(&iter, (gpointer *)&name, (gpointer *)&state)) {
+        if (state->phase != PS_PHASE_IDLE)
+            add_name(names, seen, name);
+    }
+    return names;
+}
+
+static PsSeriesState *
+state_of(PsAlerter *alerter, const char *series)
+{
+    PsSeriesState *state = g_hash_table_lookup(alerter->states, series);
+
+    if (state == NULL) {
+        state = g_new(PsSeriesState, 1);
+        ps_series_state_init(state);
+        g_hash_table_insert(alerter->states, g_strdup(series), state);
+    }
+    return state;
+}
+
+static gint64
+cpu_now_us(void)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now);
+    return (gint64)now.tv_sec * G_USEC_PER_SEC + now.tv_nsec / 1000;
+}
+
+/* Reads bucket t for names; NULL arrays on error. */
+static gboolean
+read_bucket(PsAlerter *alerter, gint64 t, GPtrArray *names, PsSample **samples,
+            PsHistory **histories, GError **error)
+{
+    PsHistoryReader reader = {alerter->redis, alerter->prefix, alerter->config.step};
+
+    *samples = g_new0(PsSample, MAX(names->len, 1));
+    *histories = g_new0(PsHistory, MAX(names->len, 1));
+    return ps_history_read(&reader, t, names, *samples, *histories, error);
+}
+
+gboolean
+ps_alerter_warm_up(PsAlerter *alerter, gint64 before, GError **error)
+{
+    guint step = alerter->config.step;
+
+    for (gint64 t = before - (gint64)PS_BASELINE_RECENT * step; t < before; t += step) {
+        PsHistoryReader reader = {alerter->redis, alerter->prefix, step};
+        g_autoptr(GPtrArray) names = series_to_evaluate(alerter, &reader, t, error);
+        g_autofree PsSample *samples = NULL;
+        g_autofree PsHistory *histories = NULL;
+
+        if (names == NULL || !read_bucket(alerter, t, names, &samples, &histories, error))
+            return FALSE;
+        for (guint i = 0; i < names->len; i++) {
+            PsSeriesState *state = state_of(alerter, g_ptr_array_index(names, i));
+            PsEvaluation evaluation;
+            ps_detect_mark_history(state, &histories[i], t, step);
+            ps_detect_evaluate(&alerter->config.detect, state, &histories[i], &samples[i],
+                               &evaluation);
+            ps_detect_learn_level(state, &evaluation);
+        }
+    }
+    return TRUE;
+}
+
+typedef struct {
+    gchar *series;
+    gboolean watched;
+    PsAlertEvent event;
+    gchar *json;
+} Emitted;
+
+static void
+emitted_free(Emitted *emitted)
+{
+    g_free(emitted->series);
+    g_free(emitted->json);
+    g_free(emitted);
+}
+
+static gboolean
+persist(PsAlerter *alerter, gint64 t, GPtrArray *names, GPtrArray *emitted, GError **error)
+{
+    PsRedisPipeline pipeline;
+    gboolean ok;
+
+    ps_redis_pipeline_init(&pipeline, alerter->redis);
+    ps_redis_pipeline_command(&pipeline, "MULTI", NULL);
+    for (guint i = 0; i < names->len; i++) {
+        const char *series = g_ptr_array_index(names, i);
+        ps_state_append_series(&pipeline, alerter->prefix, series, state_of(alerter, series));
+    }
+    for (guint i = 0; i < emitted->len; i++) {
+        Emitted *e = g_ptr_array_index(emitted, i);
+        ps_state_append_event(&pipeline, alerter->prefix, e->series, e->json, &e->event);
+    }
+    ps_state_append_progress(&pipeline, alerter->prefix, t);
+    ps_redis_pipeline_command(&pipeline, "EXEC", NULL);
+    ok = ps_redis_pipeline_finish(&pipeline, NULL, NULL, error);
+    if (ok && pipeline.reply_errors > 0) {
+        g_set_error(error, PS_REDIS_ERROR, PS_REDIS_ERROR_REPLY, "saving alert state: %s",
+                    pipeline.first_error);
+        ok = FALSE;
+    }
+    ps_redis_pipeline_clear(&pipeline);
+    return ok;
+}
+
+gboolean
+ps_alerter_process(PsAlerter *alerter, gint64 t, GError **error)
+{
+    PsHistoryReader reader = {alerter->redis, alerter->prefix, alerter->config.step};
+    g_autoptr(GPtrArray) names = series_to_evaluate(alerter, &reader, t, error);
+    g_autoptr(GPtrArray) emitted = g_ptr_array_new_with_free_func((GDestroyNotify)emitted_free);
+    g_autofree PsSample *samples = NULL;
+    g_autofree PsHistory *histories = NULL;
+    gint64 cpu_start;
+
+    if (names == NULL || !read_bucket(alerter, t, names, &samples, &histories, error))
+        return FALSE;
+    cpu_start = cpu_now_us();
+    for (guint i = 0; i < names->len; i++) {
+        const char *series = g_ptr_array_index(names, i);
+        PsSeriesState *state = state_of(alerter, series);
+        gboolean watched = is_watched(alerter, series);
+        PsEvaluation evaluation;
+        Emitted *e = g_new0(Emitted, 1);
+
+        ps_detect_mark_history(state, &histories[i], t, alerter->config.step);
+        ps_detect_evaluate(&alerter->config.detect, state, &histories[i], &samples[i], &evaluation);
+        if (ps_detect_step(&alerter->config.detect, state, &evaluation, t, alerter->config.step,
+                           watched, &e->event) == PS_EVENT_NONE) {
+            g_free(e);
+            continue;
+        }
+        GString *json = g_string_new(NULL);
+        ps_event_json(series, watched, &e->event, json);
+        g_string_truncate(json, json->len - 1); /* no newline inside the stream */
+        e->series = g_strdup(series);
+        e->watched = watched;
+        e->json = g_string_free(json, FALSE);
+        g_ptr_array_add(emitted, e);
+    }
+    alerter->last_cpu_us = cpu_now_us() - cpu_start;
+    /* state first: an event is reported only once it is saved, so a restart repeats none */
+    if (alerter->persist && !persist(alerter, t, names, emitted, error))
+        return FALSE;
+    for (guint i = 0; i < emitted->len; i++) {
+        Emitted *e = g_ptr_array_index(emitted, i);
+        alerter->fn(e->series, e->watched, &e->event, e->json, alerter->user_data);
+    }
+    return TRUE;
+}
+
+gboolean
+ps_alerter_run(PsAlerter *alerter, gint64 after, gint64 until, gint64 *last, GError **error)
+{
+    PsHistoryReader reader = {alerter->redis, alerter->prefix, alerter->config.step};
+    g_autoptr(GArray) buckets = ps_history_closed_buckets(&reader, after, until, error);
+
+    *last = after;
+    if (buckets == NULL)
+        return FALSE;
+    for (guint i = 0; i < buckets->len; i++) {
+        gint64 t = g_array_index(buckets, gint64, i);
+        if (!ps_alerter_process(alerter, t, error))
+            return FALSE;
+        *last = t;
+    }
+    return TRUE;
+}

@@ -1,0 +1,85 @@
+/* What is normal for one series at one bucket, from its own history: the same time of day on
+ * the previous days (a few buckets either side, days of the same kind preferred), a weekly
+ * correction from hourly roll-ups, and a recent-level factor that absorbs slow drift and
+ * holidays. Robust statistics on a log scale with a pseudo-count: median and MAD, never mean
+ * and standard deviation. With less than PS_BASELINE_MATURE_DAYS of history the recent
+ * buckets stand in, and the baseline is marked young.
+ *
+ * Pure: no I/O, no clock. history.c fills a PsHistory from Redis; the evaluation program
+ * fills it from a simulation; both call the same functions. */
+#pragma once
+
+#include <glib.h>
+
+typedef enum {
+    PS_METRIC_SOURCES, /* distinct sources */
+    PS_METRIC_SYN,     /* SYN-only flows */
+    PS_METRIC_DESTS,   /* distinct destinations */
+    PS_METRIC_FLOWS,
+    PS_METRIC_PACKETS,
+    PS_METRIC_BYTES,
+    PS_N_METRICS
+} PsMetric;
+
+#define PS_N_DETECT_METRICS 4 /* sources, syn, dests, flows drive detection; the rest is context */
+
+#define PS_BASELINE_DAYS        7
+#define PS_BASELINE_WINDOW      2  /* buckets either side of the same time of day */
+#define PS_BASELINE_SLOTS       (2 * PS_BASELINE_WINDOW + 1)
+#define PS_BASELINE_RECENT      65 /* buckets t-1 .. t-65 */
+#define PS_BASELINE_RECENT_SKIP 4  /* the young baseline uses t-5 .. t-65 */
+#define PS_BASELINE_MATURE_DAYS 3
+#define PS_BASELINE_PSEUDO      5.0
+
+typedef enum {
+    PS_SAMPLE_MISSING = 1 << 0,     /* no data (bucket not closed, collector down) */
+    PS_SAMPLE_DEGRADED = 1 << 1,    /* exporters reported loss: values may be low */
+    PS_SAMPLE_IN_INCIDENT = 1 << 2, /* inside an open incident: kept out of baselines */
+} PsSampleFlags;
+
+typedef struct {
+    double value[PS_N_METRICS];
+    guint8 flags;
+} PsSample;
+
+/* One series' history around bucket t. */
+typedef struct {
+    PsSample same_time[PS_BASELINE_DAYS][PS_BASELINE_SLOTS]; /* [day-1][offset+window] */
+    gboolean same_kind[PS_BASELINE_DAYS]; /* that day is the same kind (weekday, weekend) */
+    PsSample recent[PS_BASELINE_RECENT];  /* [k-1] is bucket t-k */
+    double weekly[PS_N_METRICS];          /* hour-of-week correction, 1 when unknown */
+} PsHistory;
+
+typedef struct {
+    double median;   /* of the candidates, times the weekly correction */
+    double expected; /* median times the level factor: what x is compared with */
+    double scale;    /* robust spread on the log scale */
+    guint n_candidates;
+    guint n_days;    /* days that contributed */
+    gboolean young;  /* short history: recent buckets stood in */
+} PsBaseline;
+
+typedef struct {
+    double z;     /* (ln(x+c) - ln(b+c)) / s */
+    double ratio; /* (x+c) / (b+c) */
+    double excess; /* x - b */
+} PsScore;
+
+/* A history with every sample missing and weekly factors of 1. */
+void ps_history_init(PsHistory *history);
+
+/* Baseline of metric for the bucket the history surrounds; level is the recent-level factor
+ * (1 when unknown), applied after clipping to [0.5, 2]. */
+void ps_baseline_compute(const PsHistory *history, PsMetric metric, double level,
+                         PsBaseline *baseline);
+
+void ps_score(double x, const PsBaseline *baseline, PsScore *score);
+
+/* Median of n values (reorders them). */
+double ps_median(double *values, guint n);
+
+/* Median of the level ratios x/b of recent buckets, clipped to [0.5, 2]; 1 with fewer than
+ * min_count ratios. */
+double ps_level_factor(const double *ratios, guint n, guint min_count);
+
+const char *ps_metric_name(PsMetric metric);

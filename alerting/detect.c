@@ -1,0 +1,344 @@
+#include "config.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "detect.h"
+
+void
+ps_detect_config_init(PsDetectConfig *config)
+{
+    static const double excess[PS_N_DETECT_METRICS] = {10, 50, 20, 100};
+    static const double volume[PS_N_DETECT_METRICS] = {10, 20, 10, 50};
+
+    memset(config, 0, sizeof(*config));
+    config->z_min = 4;
+    config->ratio_min = 2;
+    config->young_z_min = 6;
+    config->young_ratio_min = 3;
+    memcpy(config->excess_min, excess, sizeof(excess));
+    memcpy(config->volume_min, volume, sizeof(volume));
+    config->open_hits = 3;
+    config->open_window = 5;
+    config->jump_z = 8;
+    config->jump_ratio = 10;
+    config->cusum_cap = 6;
+    config->cusum_slack = 1;
+    config->cusum_open = 10;
+    config->cusum_ratio = 1.3;
+    config->quiet_z = 2;
+    config->quiet_ratio = 1.3;
+    config->quiet_buckets = 10;
+    config->cooldown_s = 1800;
+    config->reminder_s = 3600;
+    config->major_ratio = 5;
+    config->major_z = 6;
+    config->major_excess_sources = 500;
+    config->critical_ratio = 20;
+    config->level_min_buckets = 15;
+    config->exclusion_s = 86400;
+}
+
+void
+ps_series_state_init(PsSeriesState *state)
+{
+    memset(state, 0, sizeof(*state));
+}
+
+static gboolean
+excluded(const PsSeriesState *state, gint64 bucket)
+{
+    for (guint i = 0; i < PS_DETECT_EXCLUSIONS; i++) {
+        if (state->excluded_to[i] > 0 && bucket >= state->excluded_from[i] &&
+            bucket <= state->excluded_to[i])
+            return TRUE;
+    }
+    return FALSE;
+}
+
+void
+ps_detect_mark_history(const PsSeriesState *state, PsHistory *history, gint64 t, guint step)
+{
+    for (guint d = 0; d < PS_BASELINE_DAYS; d++) {
+        for (guint s = 0; s < PS_BASELINE_SLOTS; s++) {
+            gint64 bucket = t - (gint64)(d + 1) * 86400 + ((gint64)s - PS_BASELINE_WINDOW) * step;
+            if (excluded(state, bucket))
+                history->same_time[d][s].flags |= PS_SAMPLE_IN_INCIDENT;
+        }
+    }
+    for (guint k = 0; k < PS_BASELINE_RECENT; k++) {
+        if (excluded(state, t - (gint64)(k + 1) * step))
+            history->recent[k].flags |= PS_SAMPLE_IN_INCIDENT;
+    }
+}
+
+/* Level factor of a metric: median recent x / baseline-median, frozen while an incident is
+ * open (the ring is not fed then), so a surge does not raise its own baseline. */
+static double
+level_of(const PsDetectConfig *config, const PsSeriesState *state, PsMetric metric)
+{
+    return ps_level_factor(state->level[metric], MIN(state->n_level, PS_BASELINE_RECENT),
+                           config->level_min_buckets);
+}
+
+static gboolean
+metric_hit(const PsDetectConfig *config, const PsEvaluation *evaluation, PsMetric metric)
+{
+    const PsScore *score = &evaluation->score[metric];
+    gboolean young = evaluation->baseline[metric].young;
+
+    return score->z >= (young ? config->young_z_min : config->z_min) &&
+           score->ratio >= (young ? config->young_ratio_min : config->ratio_min) &&
+           score->excess >= config->excess_min[metric] &&
+           evaluation->sample.value[metric] >= config->volume_min[metric];
+}
+
+void
+ps_detect_evaluate(const PsDetectConfig *config, const PsSeriesState *state,
+                   const PsHistory *history, const PsSample *x, PsEvaluation *evaluation)
+{
+    const PsScore *sources, *syn, *dests;
+    double flows, bytes_ratio;
+
+    memset(evaluation, 0, sizeof(*evaluation));
+    evaluation->sample = *x;
+    for (guint m = 0; m < PS_N_METRICS; m++) {
+        ps_baseline_compute(history, m, level_of(config, state, m), &evaluation->baseline[m]);
+        ps_score(x->value[m], &evaluation->baseline[m], &evaluation->score[m]);
+    }
+    for (guint m = 0; m < PS_N_DETECT_METRICS; m++)
+        evaluation->hit[m] = metric_hit(config, evaluation, m);
+    evaluation->port_hit = evaluation->hit[PS_METRIC_SOURCES] ||
+                           (evaluation->hit[PS_METRIC_SYN] && evaluation->hit[PS_METRIC_DESTS]);
+
+    sources = &evaluation->score[PS_METRIC_SOURCES];
+    syn = &evaluation->score[PS_METRIC_SYN];
+    dests = &evaluation->score[PS_METRIC_DESTS];
+    /* the driving score: sources, or a scan that shows in SYNs and destinations together */
+    if (sources->z >= MIN(syn->z, dests->z)) {
+        evaluation->z = sources->z;
+        evaluation->ratio = sources->ratio;
+    } else {
+        evaluation->z = MIN(syn->z, dests->z);
+        evaluation->ratio = MIN(syn->ratio, dests->ratio);
+    }
+    evaluation->jump = evaluation->port_hit && evaluation->z >= config->jump_z &&
+                       evaluation->ratio >= config->jump_ratio;
+    evaluation->quiet = evaluation->z < config->quiet_z || evaluation->ratio < config->quiet_ratio;
+
+    flows = x->value[PS_METRIC_FLOWS];
+    evaluation->syn_share = flows > 0 ? x->value[PS_METRIC_SYN] / flows : 0;
+    bytes_ratio = evaluation->score[PS_METRIC_BYTES].ratio;
+    evaluation->scan_shaped = evaluation->syn_share >= 0.5 || dests->ratio > 1.5 * bytes_ratio;
+}
+
+static PsSeverity
+severity_of(const PsDetectConfig *config, const PsEvaluation *evaluation, gboolean watched,
+            gboolean slow)
+{
+    PsSeverity severity = PS_SEVERITY_WARNING;
+
+    if (!slow && ((evaluation->ratio >= config->major_ratio && evaluation->z >= config->major_z) ||
+                  evaluation->score[PS_METRIC_SOURCES].excess >= config->major_excess_sources))
+        severity = PS_SEVERITY_MAJOR;
+    if (!slow && evaluation->ratio >= config->critical_ratio)
+        severity = PS_SEVERITY_CRITICAL;
+    if (watched && severity < PS_SEVERITY_CRITICAL)
+        severity++;
+    return severity;
+}
+
+static void
+feed_level(PsSeriesState *state, const PsEvaluation *evaluation)
+{
+    for (guint m = 0; m < PS_N_METRICS; m++) {
+        double b = evaluation->baseline[m].median;
+        state->level[m][state->level_next] =
+            (evaluation->sample.value[m] + PS_BASELINE_PSEUDO) / (b + PS_BASELINE_PSEUDO);
+    }
+    state->level_next = (state->level_next + 1) % PS_BASELINE_RECENT;
+    state->n_level = MIN(state->n_level + 1, (guint)PS_BASELINE_RECENT);
+}
+
+static void
+track_incident(PsSeriesState *state, const PsEvaluation *evaluation)
+{
+    state->buckets++;
+    state->peak_ratio = MAX(state->peak_ratio, evaluation->ratio);
+    for (guint m = 0; m < PS_N_METRICS; m++) {
+        state->peak[m] = MAX(state->peak[m], evaluation->sample.value[m]);
+        state->total[m] += evaluation->sample.value[m];
+    }
+    state->young |= evaluation->baseline[PS_METRIC_SOURCES].young;
+    state->degraded |= (evaluation->sample.flags & PS_SAMPLE_DEGRADED) != 0;
+    state->scan_shaped |= evaluation->scan_shaped && evaluation->port_hit;
+}
+
+static void
+fill_event(const PsSeriesState *state, const PsEvaluation *evaluation, PsEventKind kind,
+           gint64 bucket, PsAlertEvent *event)
+{
+    memset(event, 0, sizeof(*event));
+    event->kind = kind;
+    event->severity = state->severity;
+    event->bucket = bucket;
+    event->opened_at = state->opened_at;
+    event->opened_by = state->opened_by;
+    event->evaluation = *evaluation;
+    event->buckets = state->buckets;
+    event->peak_ratio = state->peak_ratio;
+    memcpy(event->peak, state->peak, sizeof(event->peak));
+    memcpy(event->total, state->total, sizeof(event->total));
+    event->young = state->young;
+    event->degraded = state->degraded;
+    event->scan_shaped = state->scan_shaped;
+}
+
+static guint
+recent_hits(const PsSeriesState *state, guint window)
+{
+    return __builtin_popcount(state->hits & ((1u << window) - 1));
+}
+
+/* Which path, if any, opens an incident at this bucket. */
+static PsOpenedBy
+opening(const PsDetectConfig *config, const PsSeriesState *state, const PsEvaluation *evaluation)
+{
+    if (evaluation->jump)
+        return PS_OPENED_BY_JUMP;
+    if (evaluation->port_hit && recent_hits(state, config->open_window) >= config->open_hits)
+        return PS_OPENED_BY_HITS;
+    if (state->cusum >= config->cusum_open && evaluation->ratio >= config->cusum_ratio &&
+        (evaluation->sample.value[PS_METRIC_SOURCES] >= config->volume_min[PS_METRIC_SOURCES] ||
+         evaluation->sample.value[PS_METRIC_SYN] >= config->volume_min[PS_METRIC_SYN]))
+        return PS_OPENED_BY_CUSUM;
+    return 0;
+}
+
+static void
+start_exclusion(PsSeriesState *state, gint64 bucket)
+{
+    guint oldest = 0;
+
+    for (guint i = 1; i < PS_DETECT_EXCLUSIONS; i++) {
+        if (state->excluded_from[i] < state->excluded_from[oldest])
+            oldest = i;
+    }
+    state->excluded_from[oldest] = bucket;
+    state->excluded_to[oldest] = bucket;
+}
+
+static void
+extend_exclusion(const PsDetectConfig *config, PsSeriesState *state, gint64 bucket)
+{
+    for (guint i = 0; i < PS_DETECT_EXCLUSIONS; i++) {
+        if (state->excluded_from[i] == state->opened_at &&
+            bucket - state->opened_at < config->exclusion_s)
+            state->excluded_to[i] = bucket;
+    }
+}
+
+static PsEventKind
+open_incident(const PsDetectConfig *config, PsSeriesState *state, const PsEvaluation *evaluation,
+              PsOpenedBy by, gint64 bucket, gboolean watched, PsAlertEvent *event)
+{
+    gboolean reopened = state->phase == PS_PHASE_COOLDOWN;
+
+    if (!reopened) {
+        state->opened_at = bucket;
+        state->buckets = 0;
+        state->peak_ratio = 0;
+        memset(state->peak, 0, sizeof(state->peak));
+        memset(state->total, 0, sizeof(state->total));
+        state->young = state->degraded = state->scan_shaped = FALSE;
+        start_exclusion(state, bucket);
+    }
+    state->phase = PS_PHASE_OPEN;
+    state->opened_by = by;
+    state->quiet = 0;
+    /* a CUSUM opening of a bucket that is a hit anyway is sized like any hit */
+    state->severity = severity_of(config, evaluation, watched,
+                                  by == PS_OPENED_BY_CUSUM && !evaluation->port_hit);
+    track_incident(state, evaluation);
+    state->last_event_at = bucket;
+    fill_event(state, evaluation, PS_EVENT_OPEN, bucket, event);
+    event->reopened = reopened;
+    return PS_EVENT_OPEN;
+}
+
+static PsEventKind
+step_open(const PsDetectConfig *config, PsSeriesState *state, const PsEvaluation *evaluation,
+          gint64 bucket, gboolean watched, PsAlertEvent *event)
+{
+    PsSeverity severity;
+
+    track_incident(state, evaluation);
+    extend_exclusion(config, state, bucket);
+    state->quiet = evaluation->quiet ? state->quiet + 1 : 0;
+    if (state->quiet >= config->quiet_buckets) {
+        state->phase = PS_PHASE_COOLDOWN;
+        state->resolved_at = bucket;
+        state->cusum = 0;
+        fill_event(state, evaluation, PS_EVENT_RESOLVE, bucket, event);
+        return PS_EVENT_RESOLVE;
+    }
+    severity = evaluation->port_hit ? severity_of(config, evaluation, watched, FALSE)
+                                    : PS_SEVERITY_NONE;
+    if (severity > state->severity) {
+        state->severity = severity;
+        state->last_event_at = bucket;
+        fill_event(state, evaluation, PS_EVENT_ESCALATE, bucket, event);
+        return PS_EVENT_ESCALATE;
+    }
+    if (config->reminder_s > 0 && bucket - state->last_event_at >= config->reminder_s) {
+        state->last_event_at = bucket;
+        fill_event(state, evaluation, PS_EVENT_REMIND, bucket, event);
+        return PS_EVENT_REMIND;
+    }
+    return PS_EVENT_NONE;
+}
+
+PsEventKind
+ps_detect_step(const PsDetectConfig *config, PsSeriesState *state, const PsEvaluation *evaluation,
+               gint64 bucket, guint step, gboolean watched, PsAlertEvent *event)
+{
+    PsOpenedBy by;
+
+    (void)step;
+    memset(event, 0, sizeof(*event));
+    state->hits = state->hits << 1 | (evaluation->port_hit ? 1 : 0);
+    state->cusum = MAX(0, state->cusum + MIN(evaluation->z, config->cusum_cap) - config->cusum_slack);
+    if (state->phase == PS_PHASE_OPEN)
+        return step_open(config, state, evaluation, bucket, watched, event);
+    if (state->phase == PS_PHASE_COOLDOWN && bucket - state->resolved_at >= config->cooldown_s)
+        state->phase = PS_PHASE_IDLE;
+    by = opening(config, state, evaluation);
+    if (by != 0)
+        return open_incident(config, state, evaluation, by, bucket, watched, event);
+    if (!evaluation->port_hit && !(evaluation->sample.flags & PS_SAMPLE_MISSING))
+        feed_level(state, evaluation); /* only normal buckets teach the level */
+    return PS_EVENT_NONE;
+}
+
+void
+ps_detect_learn_level(PsSeriesState *state, const PsEvaluation *evaluation)
+{
+    if (!evaluation->port_hit && !(evaluation->sample.flags & PS_SAMPLE_MISSING))
+        feed_level(state, evaluation);
+}
+
+const char *
+ps_severity_name(PsSeverity severity)
+{
+    static const char *names[] = {"none", "warning", "major", "critical"};
+
+    return severity <= PS_SEVERITY_CRITICAL ? names[severity] : "?";
+}
+
+const char *
+ps_event_kind_name(PsEventKind kind)
+{
+    static const char *names[] = {"none", "open", "escalate", "remind", "resolve"};
+
+    return kind <= PS_EVENT_RESOLVE ? names[kind] : "?";
+}

@@ -1,0 +1,156 @@
+/* Is this bucket a surge for this series, and what does that do to its incident?
+ *
+ * ps_detect_evaluate scores a bucket against the baselines (baseline.h) of every metric and
+ * decides whether it is a hit: score, ratio and absolute excess all past their thresholds and
+ * a minimum volume met, for distinct sources, or for SYN-only flows and distinct destinations
+ * together (a scan touches many hosts with unanswered SYNs). ps_detect_step runs the incident
+ * life cycle: open on a few hits in a short window, at once on a huge single-bucket jump, or
+ * through a CUSUM for modest surges lasting hours; escalate, remind, resolve after a run of
+ * quiet buckets, and reopen the same incident when it re-triggers during the cooldown.
+ *
+ * Pure: no I/O, no clock (the bucket start is the time). The alerter, its --replay, the CLI and
+ * the evaluation program all run these same functions. */
+#pragma once
+
+#include "baseline.h"
+
+typedef enum {
+    PS_SEVERITY_NONE,
+    PS_SEVERITY_WARNING,
+    PS_SEVERITY_MAJOR,
+    PS_SEVERITY_CRITICAL,
+} PsSeverity;
+
+typedef enum {
+    PS_EVENT_NONE,
+    PS_EVENT_OPEN,
+    PS_EVENT_ESCALATE,
+    PS_EVENT_REMIND,
+    PS_EVENT_RESOLVE,
+} PsEventKind;
+
+typedef enum {
+    PS_PHASE_IDLE,
+    PS_PHASE_OPEN,
+    PS_PHASE_COOLDOWN, /* resolved recently: a new surge reopens the same incident */
+} PsPhase;
+
+typedef enum {
+    PS_OPENED_BY_HITS = 1,  /* open_hits of the last open_window buckets */
+    PS_OPENED_BY_JUMP,      /* one huge bucket */
+    PS_OPENED_BY_CUSUM,     /* a modest surge that lasted */
+} PsOpenedBy;
+
+typedef struct {
+    double z_min;                          /* 4 */
+    double ratio_min;                      /* 2 */
+    double young_z_min;                    /* 6: stricter while the baseline is young */
+    double young_ratio_min;                /* 3 */
+    double excess_min[PS_N_DETECT_METRICS]; /* sources 10, syn 50, dests 20, flows 100 */
+    double volume_min[PS_N_DETECT_METRICS]; /* sources 10, syn 20, dests 10, flows 50 */
+    guint open_hits;                       /* 3 ... */
+    guint open_window;                     /* ... of the last 5 buckets */
+    double jump_z;                         /* 8 */
+    double jump_ratio;                     /* 10 */
+    double cusum_cap;                      /* 6: z counted at most this much per bucket */
+    double cusum_slack;                    /* 1 */
+    double cusum_open;                     /* 10 */
+    double cusum_ratio;                    /* 1.3 */
+    double quiet_z;                        /* 2 */
+    double quiet_ratio;                    /* 1.3 */
+    guint quiet_buckets;                   /* 10 */
+    gint64 cooldown_s;                     /* 1800 */
+    gint64 reminder_s;                     /* 3600; 0: no reminders */
+    double major_ratio;                    /* 5 (with z >= major_z) */
+    double major_z;                        /* 6 */
+    double major_excess_sources;           /* 500 */
+    double critical_ratio;                 /* 20 */
+    guint level_min_buckets;               /* 15: level factor needs this many recent ratios */
+    gint64 exclusion_s;                    /* 86400: incident buckets kept out of baselines */
+} PsDetectConfig;
+
+#define PS_DETECT_EXCLUSIONS 4
+
+/* Everything known about one series between buckets. Small, and kept in Redis by state.c. */
+typedef struct {
+    PsPhase phase;
+    PsSeverity severity;
+    PsOpenedBy opened_by;
+    gint64 opened_at;       /* bucket start of the first bucket of the incident */
+    gint64 last_event_at;   /* bucket of the last message sent (for reminders) */
+    gint64 resolved_at;
+    guint32 hits;           /* bit i: bucket t-i was a hit */
+    double cusum;
+    guint quiet;
+    guint buckets;          /* buckets of the open incident */
+    double peak_ratio;
+    double peak[PS_N_METRICS];
+    double total[PS_N_METRICS];
+    gboolean young;         /* some bucket of the incident had a young baseline */
+    gboolean degraded;      /* some bucket rested on degraded data */
+    gboolean scan_shaped;
+    /* recent x / baseline-median ratios per metric, for the level factor (ring) */
+    double level[PS_N_METRICS][PS_BASELINE_RECENT];
+    guint n_level;
+    guint level_next;
+    /* incident intervals kept out of baselines */
+    gint64 excluded_from[PS_DETECT_EXCLUSIONS];
+    gint64 excluded_to[PS_DETECT_EXCLUSIONS];
+} PsSeriesState;
+
+/* One bucket scored. */
+typedef struct {
+    PsSample sample;
+    PsBaseline baseline[PS_N_METRICS];
+    PsScore score[PS_N_METRICS];
+    gboolean hit[PS_N_DETECT_METRICS];
+    gboolean port_hit;
+    gboolean quiet;
+    gboolean jump;
+    double z;       /* the driving score: sources, or the weaker of syn and dests */
+    double ratio;
+    double syn_share;
+    gboolean scan_shaped;
+} PsEvaluation;
+
+typedef struct {
+    PsEventKind kind;
+    PsSeverity severity;
+    gint64 bucket;
+    gint64 opened_at;
+    PsOpenedBy opened_by;
+    PsEvaluation evaluation; /* the bucket that caused the event */
+    guint buckets;
+    double peak_ratio;
+    double peak[PS_N_METRICS];
+    double total[PS_N_METRICS];
+    gboolean young;
+    gboolean degraded;
+    gboolean scan_shaped;
+    gboolean reopened; /* re-triggered during the cooldown: same incident */
+} PsAlertEvent;
+
+void ps_detect_config_init(PsDetectConfig *config);
+
+/* Marks the samples of history that fall into excluded incident intervals. t is the bucket
+ * the history surrounds, step its length. */
+void ps_detect_mark_history(const PsSeriesState *state, PsHistory *history, gint64 t, guint step);
+
+/* Scores sample x (bucket t) against history. */
+void ps_detect_evaluate(const PsDetectConfig *config, const PsSeriesState *state,
+                        const PsHistory *history, const PsSample *x, PsEvaluation *evaluation);
+
+/* Advances the series' incident by one bucket; fills event and returns its kind (NONE when
+ * nothing is to be said). watched ports rank one severity higher. */
+PsEventKind ps_detect_step(const PsDetectConfig *config, PsSeriesState *state,
+                           const PsEvaluation *evaluation, gint64 bucket, guint step,
+                           gboolean watched, PsAlertEvent *event);
+
+/* Feeds the level factor from a bucket without running the incident life cycle: how the
+ * alerter warms up after a start, from the buckets it did not see. */
+void ps_detect_learn_level(PsSeriesState *state, const PsEvaluation *evaluation);
+
+void ps_series_state_init(PsSeriesState *state);
+
+const char *ps_severity_name(PsSeverity severity);
+const char *ps_event_kind_name(PsEventKind kind);

@@ -1,0 +1,33 @@
+/* Redis -> PsHistory: for one bucket t and a set of series, the bucket's own values and each
+ * series' history (same time of day on the previous days, recent buckets, weekly correction
+ * from hour roll-ups), read with a few pipelined HMGETs per bucket for all series at once.
+ * A bucket that never closed is missing, not zero; a closed bucket without a series' fields
+ * means zero for it. */
+#pragma once
+
+#include <hiredis/hiredis.h>
+
+#include "baseline.h"
+
+typedef struct {
+    redisContext *redis; /* borrowed */
+    const char *prefix;
+    guint step;
+} PsHistoryReader;
+
+/* Reads x (bucket t) and the history of every series in names (strings). samples and
+ * histories are arrays of names->len. FALSE with error on a Redis failure. */
+gboolean ps_history_read(const PsHistoryReader *reader, gint64 t, GPtrArray *names,
+                         PsSample *samples, PsHistory *histories, GError **error);
+
+/* Closed buckets after `after` up to `until` (inclusive), oldest first (gint64 array). */
+GArray *ps_history_closed_buckets(const PsHistoryReader *reader, gint64 after, gint64 until,
+                                  GError **error);
+
+/* Series of bucket t active enough to evaluate: at least min_sources distinct sources or
+ * min_flows flows, the busiest first, at most max_series (strings, caller frees). */
+GPtrArray *ps_history_active_series(const PsHistoryReader *reader, gint64 t, double min_sources,
+                                    double min_flows, guint max_series, GError **error);
+
+/* TRUE when the day of t (UTC) is a Saturday or Sunday. */
+gboolean ps_history_is_weekend(gint64 t);
