@@ -6,7 +6,11 @@
  * session. Before libfixbuf sees a message, ipfix_scan.c checks its structure; data sets whose
  * template is not known yet are cut out and held (a bounded number per exporter) until a
  * template set arrives, then decoded. Options records set the exporter's sampling interval and
- * system init time per domain. */
+ * system init time per domain.
+ *
+ * Data sets whose template libfixbuf holds and which a compiled plan can express (fixed-length,
+ * not options: ipfix_plan.h) are decoded straight from the bytes; runs of the other sets
+ * (templates, options, variable-length records) still go through fBufNext(), in message order. */
 #pragma once
 
 #include "decode.h"
@@ -44,6 +48,12 @@ typedef struct {
 /* One per process (or per test): owns the information model. sink gets every flow record. */
 PsIpfixDecoder *ps_ipfix_decoder_new(PsFlowSink sink, gpointer user_data, GError **error);
 void ps_ipfix_decoder_free(PsIpfixDecoder *decoder);
+
+/* Data sets of fixed-length templates are decoded by a compiled plan (ipfix_plan.h) unless this
+ * is turned off; then every record goes through fBufNext(). Both give the same flows (see
+ * tests/test-ipfix-plan.c). On by default; the environment variable PS_IPFIX_FAST_PATH=0 turns
+ * it off for decoders created afterwards. */
+void ps_ipfix_decoder_set_fast_path(PsIpfixDecoder *decoder, gboolean enabled);
 
 /* One per exporter address; freed with the exporter. */
 PsIpfixSession *ps_ipfix_session_new(PsIpfixDecoder *decoder, const PsAddress *exporter,

@@ -1,17 +1,24 @@
 #include "config.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "ipfix_plan.h"
 
-/* How one element is converted; mirrors libfixbuf's fbDecodeFixed() for our lengths. */
+/* How one element is converted; mirrors libfixbuf's fbDecodeFixed() for our lengths. The
+ * common cases get a loop of their own (no per-element dispatch); OP_SIZED and OP_BYTES cover
+ * every other length. */
 typedef enum {
-    OP_U8,      /* integer, 1 byte to 1 byte */
-    OP_BE16,    /* integer, 2 to 2 */
-    OP_BE32,    /* integer, 4 to 4 */
-    OP_BE64,    /* integer, 8 to 8 */
-    OP_BE_SIZED, /* integer of other length: the last min(source, target) bytes, zero-extended */
-    OP_BYTES,   /* octets (IPv6 address, padding): the first min(source, target) bytes */
+    OP_BE64,        /* integer, 8 bytes to 8 */
+    OP_BE32,        /* integer, 4 to 4 */
+    OP_BE32_TO_64,  /* integer, 4 to 8 (NetFlow v9 counters) */
+    OP_BE16,        /* integer, 2 to 2 */
+    OP_U8,          /* integer, 1 to 1 */
+    OP_U8_TO_16,    /* integer, 1 to 2 (tcpControlBits of v9 and older IPFIX exporters) */
+    OP_COPY16,      /* 16 octets to 16 (IPv6 addresses) */
+    OP_SIZED,       /* integer of other lengths: the last min(source, target) bytes */
+    OP_BYTES,       /* other octets: the first min(source, target) bytes */
+    N_OP_KINDS
 } OpKind;
 
 typedef struct {
@@ -25,7 +32,8 @@ typedef struct {
 struct PsIpfixPlan {
     guint16 record_len;
     guint n_ops;
-    PlanOp ops[PS_IPFIX_PLAN_MAX_TARGETS];
+    guint8 n_of_kind[N_OP_KINDS];
+    PlanOp ops[PS_IPFIX_PLAN_MAX_TARGETS]; /* sorted by kind */
 };
 
 gboolean
@@ -58,7 +66,7 @@ static OpKind
 op_kind(gboolean endian, guint16 source_len, guint16 target_len)
 {
     if (!endian)
-        return OP_BYTES;
+        return source_len == 16 && target_len == 16 ? OP_COPY16 : OP_BYTES;
     if (source_len == target_len) {
         switch (target_len) {
         case 1:
@@ -71,7 +79,22 @@ op_kind(gboolean endian, guint16 source_len, guint16 target_len)
             return OP_BE64;
         }
     }
-    return OP_BE_SIZED;
+    if (source_len == 4 && target_len == 8)
+        return OP_BE32_TO_64;
+    if (source_len == 1 && target_len == 2)
+        return OP_U8_TO_16;
+    return OP_SIZED;
+}
+
+static gint
+compare_ops(gconstpointer a, gconstpointer b)
+{
+    const PlanOp *op_a = a;
+    const PlanOp *op_b = b;
+
+    if (op_a->kind != op_b->kind)
+        return op_a->kind < op_b->kind ? -1 : 1;
+    return op_a->source < op_b->source ? -1 : op_a->source > op_b->source;
 }
 
 /* Adds the conversion of the element at offset (length len) into target i. */
@@ -88,6 +111,7 @@ add_op(PsIpfixPlan *plan, const PsIpfixPlanTargets *targets, guint i, guint offs
     op->source_len = used;
     /* libfixbuf keeps the low-order (last) bytes of a longer integer, the first of octets */
     op->source = offset + (targets->targets[i].endian ? len - used : 0);
+    plan->n_of_kind[op->kind]++;
 }
 
 PsIpfixPlan *
@@ -122,6 +146,7 @@ ps_ipfix_plan_new(const PsIpfixPlanTargets *targets, fbTemplate_t *external)
     if (offset == 0)
         return NULL;
     plan->record_len = offset;
+    qsort(plan->ops, plan->n_ops, sizeof(PlanOp), compare_ops);
     return g_steal_pointer(&plan);
 }
 
@@ -178,44 +203,67 @@ store_host(guint8 *target, guint len, guint64 value)
     }
 }
 
+static guint64
+load_be64(const guint8 *source)
+{
+    guint64 value;
+
+    memcpy(&value, source, 8);
+    return GUINT64_FROM_BE(value);
+}
+
+static guint32
+load_be32(const guint8 *source)
+{
+    guint32 value;
+
+    memcpy(&value, source, 4);
+    return GUINT32_FROM_BE(value);
+}
+
+static guint16
+load_be16(const guint8 *source)
+{
+    guint16 value;
+
+    memcpy(&value, source, 2);
+    return GUINT16_FROM_BE(value);
+}
+
+/* One loop per kind, in the order of OpKind: ops are sorted by kind. */
 void
 ps_ipfix_plan_decode(const PsIpfixPlan *plan, const guint8 *bytes, PsIpfixRecord *record)
 {
     guint8 *base = (guint8 *)record;
+    const PlanOp *op = plan->ops;
+    const guint8 *n = plan->n_of_kind;
 
-    for (guint i = 0; i < plan->n_ops; i++) {
-        const PlanOp *op = &plan->ops[i];
-        const guint8 *source = bytes + op->source;
-        guint8 *target = base + op->target;
-        guint16 u16;
-        guint32 u32;
-        guint64 u64;
-
-        switch ((OpKind)op->kind) {
-        case OP_U8:
-            *target = *source;
-            break;
-        case OP_BE16:
-            memcpy(&u16, source, 2);
-            u16 = GUINT16_FROM_BE(u16);
-            memcpy(target, &u16, 2);
-            break;
-        case OP_BE32:
-            memcpy(&u32, source, 4);
-            u32 = GUINT32_FROM_BE(u32);
-            memcpy(target, &u32, 4);
-            break;
-        case OP_BE64:
-            memcpy(&u64, source, 8);
-            u64 = GUINT64_FROM_BE(u64);
-            memcpy(target, &u64, 8);
-            break;
-        case OP_BE_SIZED:
-            store_host(target, op->target_len, read_be(source, op->source_len));
-            break;
-        case OP_BYTES:
-            memcpy(target, source, op->source_len);
-            break;
-        }
+    for (const PlanOp *end = op + n[OP_BE64]; op < end; op++) {
+        guint64 value = load_be64(bytes + op->source);
+        memcpy(base + op->target, &value, 8);
     }
+    for (const PlanOp *end = op + n[OP_BE32]; op < end; op++) {
+        guint32 value = load_be32(bytes + op->source);
+        memcpy(base + op->target, &value, 4);
+    }
+    for (const PlanOp *end = op + n[OP_BE32_TO_64]; op < end; op++) {
+        guint64 value = load_be32(bytes + op->source);
+        memcpy(base + op->target, &value, 8);
+    }
+    for (const PlanOp *end = op + n[OP_BE16]; op < end; op++) {
+        guint16 value = load_be16(bytes + op->source);
+        memcpy(base + op->target, &value, 2);
+    }
+    for (const PlanOp *end = op + n[OP_U8]; op < end; op++)
+        base[op->target] = bytes[op->source];
+    for (const PlanOp *end = op + n[OP_U8_TO_16]; op < end; op++) {
+        guint16 value = bytes[op->source];
+        memcpy(base + op->target, &value, 2);
+    }
+    for (const PlanOp *end = op + n[OP_COPY16]; op < end; op++)
+        memcpy(base + op->target, bytes + op->source, 16);
+    for (const PlanOp *end = op + n[OP_SIZED]; op < end; op++)
+        store_host(base + op->target, op->target_len, read_be(bytes + op->source, op->source_len));
+    for (const PlanOp *end = op + n[OP_BYTES]; op < end; op++)
+        memcpy(base + op->target, bytes + op->source, op->source_len);
 }
