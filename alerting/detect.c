@@ -108,12 +108,22 @@ ps_detect_evaluate(const PsDetectConfig *config, const PsSeriesState *state,
     }
     for (guint m = 0; m < PS_N_DETECT_METRICS; m++)
         evaluation->hit[m] = metric_hit(config, evaluation, m);
-    evaluation->port_hit = evaluation->hit[PS_METRIC_SOURCES] ||
-                           (evaluation->hit[PS_METRIC_SYN] && evaluation->hit[PS_METRIC_DESTS]);
-
     sources = &evaluation->score[PS_METRIC_SOURCES];
     syn = &evaluation->score[PS_METRIC_SYN];
     dests = &evaluation->score[PS_METRIC_DESTS];
+
+    flows = x->value[PS_METRIC_FLOWS];
+    evaluation->syn_share = flows > 0 ? x->value[PS_METRIC_SYN] / flows : 0;
+    bytes_ratio = evaluation->score[PS_METRIC_BYTES].ratio;
+    /* Scan-shaped: mostly unanswered SYNs, SYNs rising faster than flows, or destinations
+     * rising faster than bytes. A flash crowd (sources up, connections completing, the same
+     * servers) is not, nor is a backup (bytes up, one source). */
+    evaluation->scan_shaped = evaluation->syn_share >= 0.5 ||
+                              syn->ratio >= 1.5 * evaluation->score[PS_METRIC_FLOWS].ratio ||
+                              dests->ratio > 1.5 * bytes_ratio;
+    evaluation->port_hit = (evaluation->hit[PS_METRIC_SOURCES] && evaluation->scan_shaped) ||
+                           (evaluation->hit[PS_METRIC_SYN] && evaluation->hit[PS_METRIC_DESTS]);
+
     /* the driving score: sources, or a scan that shows in SYNs and destinations together */
     if (sources->z >= MIN(syn->z, dests->z)) {
         evaluation->z = sources->z;
@@ -125,11 +135,6 @@ ps_detect_evaluate(const PsDetectConfig *config, const PsSeriesState *state,
     evaluation->jump = evaluation->port_hit && evaluation->z >= config->jump_z &&
                        evaluation->ratio >= config->jump_ratio;
     evaluation->quiet = evaluation->z < config->quiet_z || evaluation->ratio < config->quiet_ratio;
-
-    flows = x->value[PS_METRIC_FLOWS];
-    evaluation->syn_share = flows > 0 ? x->value[PS_METRIC_SYN] / flows : 0;
-    bytes_ratio = evaluation->score[PS_METRIC_BYTES].ratio;
-    evaluation->scan_shaped = evaluation->syn_share >= 0.5 || dests->ratio > 1.5 * bytes_ratio;
 }
 
 static PsSeverity
@@ -209,6 +214,7 @@ opening(const PsDetectConfig *config, const PsSeriesState *state, const PsEvalua
     if (evaluation->port_hit && recent_hits(state, config->open_window) >= config->open_hits)
         return PS_OPENED_BY_HITS;
     if (state->cusum >= config->cusum_open && evaluation->ratio >= config->cusum_ratio &&
+        evaluation->scan_shaped &&
         (evaluation->sample.value[PS_METRIC_SOURCES] >= config->volume_min[PS_METRIC_SOURCES] ||
          evaluation->sample.value[PS_METRIC_SYN] >= config->volume_min[PS_METRIC_SYN]))
         return PS_OPENED_BY_CUSUM;

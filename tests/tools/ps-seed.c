@@ -7,24 +7,39 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "bucket.h"
 #include "keys.h"
 #include "redis.h"
 
+typedef enum {
+    SURGE_SCAN,   /* many sources, unanswered SYNs to many destinations */
+    SURGE_CROWD,  /* a flash crowd: more sources, connections complete, same servers */
+    SURGE_BACKUP, /* one source moving a lot of bytes */
+} SurgeKind;
+
 typedef struct {
+    SurgeKind kind;
     gchar *series;
     gint64 start;
     gint64 duration;
     double factor;
-    double syn_share; /* SYN-only share of the surge's extra flows */
 } Surge;
+
+typedef struct {
+    double sources, dests, flows, syn, packets, bytes;
+} Values;
+
+#define RECOVERY_S      1200 /* after an outage, the backlog arrives: 1.5x for 20 minutes */
+#define RECOVERY_FACTOR 1.5
 
 typedef struct {
     gchar *redis;
     gchar *prefix;
     gchar *ports;
     gchar **surges;
+    gchar **outages;
     gint days;
     gint64 end;
     gint seed;
@@ -55,39 +70,111 @@ poisson(GRand *rand, double mean)
 static gboolean
 parse_surge(const char *text, Surge *surge)
 {
-    /* SERIES@START+SECONDS*FACTOR, e.g. tcp/445@1700000000+1800*10 */
-    g_auto(GStrv) at = g_strsplit(text, "@", 2);
+    /* [KIND:]SERIES@START+SECONDS*FACTOR, e.g. scan:tcp/445@1700000000+1800*10 */
+    static const char *kinds[] = {"scan:", "crowd:", "backup:"};
+    g_auto(GStrv) at = NULL;
     gchar *plus, *star;
 
+    surge->kind = SURGE_SCAN;
+    for (guint k = 0; k < G_N_ELEMENTS(kinds); k++) {
+        if (g_str_has_prefix(text, kinds[k])) {
+            surge->kind = k;
+            text += strlen(kinds[k]);
+        }
+    }
+    at = g_strsplit(text, "@", 2);
     if (at[1] == NULL || (plus = strchr(at[1], '+')) == NULL || (star = strchr(plus, '*')) == NULL)
         return FALSE;
     surge->series = g_strdup(at[0]);
     surge->start = g_ascii_strtoll(at[1], NULL, 10);
     surge->duration = g_ascii_strtoll(plus + 1, NULL, 10);
     surge->factor = g_ascii_strtod(star + 1, NULL);
-    surge->syn_share = 0.9;
     return surge->factor > 0 && surge->duration > 0;
 }
 
-static double
-surge_factor(const Surge *surges, guint n, const char *series, gint64 t)
+/* A bucket's normal values from its mean number of sources, then what surges do to them. */
+static Values
+normal_values(GRand *rand, double mean_sources)
 {
-    for (guint i = 0; i < n; i++) {
-        if (g_str_equal(surges[i].series, series) && t >= surges[i].start &&
-            t < surges[i].start + surges[i].duration)
-            return surges[i].factor;
+    Values v;
+
+    v.sources = poisson(rand, mean_sources);
+    v.dests = MAX(1, floor(v.sources * 0.4));
+    v.flows = v.sources * 3;
+    v.syn = floor(v.flows * 0.1);
+    v.packets = v.flows * 8;
+    v.bytes = v.flows * 900;
+    return v;
+}
+
+static void
+apply_surge(const Surge *surge, Values *v)
+{
+    double f = surge->factor, extra_flows;
+
+    switch (surge->kind) {
+    case SURGE_SCAN: /* new sources each sending unanswered SYNs to many hosts */
+        extra_flows = (f - 1) * v->flows;
+        v->sources = floor(v->sources * f);
+        v->dests = floor(v->dests * f);
+        v->flows += extra_flows;
+        v->syn += floor(extra_flows * 0.9);
+        v->packets += extra_flows;
+        v->bytes += extra_flows * 60;
+        break;
+    case SURGE_CROWD: /* everything scales, the SYN share and the servers stay */
+        v->sources = floor(v->sources * f);
+        v->flows *= f;
+        v->syn = floor(v->syn * f);
+        v->packets *= f;
+        v->bytes *= f;
+        break;
+    case SURGE_BACKUP:
+        v->sources += 1;
+        v->dests += 1;
+        v->flows += 4;
+        v->packets += 1e6 * f;
+        v->bytes += 1.4e9 * f;
+        break;
     }
-    return 1.0;
+}
+
+static void
+scale_values(Values *v, double factor)
+{
+    v->sources = floor(v->sources * factor);
+    v->dests = floor(v->dests * factor);
+    v->flows *= factor;
+    v->syn = floor(v->syn * factor);
+    v->packets *= factor;
+    v->bytes *= factor;
+}
+
+/* TRUE when bucket t lies in an outage (START+SECONDS): the collector wrote nothing. */
+static gboolean
+in_outage(gchar **outages, gint64 t, double *recovery)
+{
+    *recovery = 1.0;
+    for (guint i = 0; outages != NULL && outages[i] != NULL; i++) {
+        gint64 start = g_ascii_strtoll(outages[i], NULL, 10);
+        const char *plus = strchr(outages[i], '+');
+        gint64 end = start + (plus != NULL ? g_ascii_strtoll(plus + 1, NULL, 10) : 0);
+        if (t >= start && t < end)
+            return TRUE;
+        if (t >= end && t < end + RECOVERY_S)
+            *recovery = RECOVERY_FACTOR;
+    }
+    return FALSE;
 }
 
 static void
 write_bucket(PsRedisPipeline *pipeline, const char *prefix, guint step, gint64 t, const char *series,
-             double sources, double flows, double syn, guint ttl_days)
+             const Values *v, guint ttl_days)
 {
     g_autofree gchar *key = ps_key_bucket(prefix, step, t);
     g_autofree gchar *closed = ps_key_closed(prefix, step);
     const char *metrics[] = {"nsrc", "ndst", "flows", "syn", "pkts", "bytes"};
-    double values[] = {sources, MAX(1, sources * 0.4), flows, syn, flows * 4, flows * 400};
+    double values[] = {v->sources, v->dests, v->flows, v->syn, v->packets, v->bytes};
     g_autofree gchar *start = g_strdup_printf("%" G_GINT64_FORMAT, t);
     g_autofree gchar *ttl = g_strdup_printf("%u", ttl_days * 86400);
 
@@ -113,7 +200,9 @@ main(int argc, char **argv)
         {"seed", 0, 0, G_OPTION_ARG_INT, &o.seed, "Random seed (1)", "N"},
         {"level", 0, 0, G_OPTION_ARG_DOUBLE, &o.level, "Mean sources per minute (30)", "N"},
         {"surge", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o.surges,
-         "SERIES@START+SECONDS*FACTOR, repeatable", "SURGE"},
+         "[scan|crowd|backup:]SERIES@START+SECONDS*FACTOR, repeatable", "SURGE"},
+        {"outage", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o.outages,
+         "START+SECONDS: no buckets written, then 20 minutes at 1.5x, repeatable", "OUTAGE"},
         G_OPTION_ENTRY_NULL};
     g_autoptr(GOptionContext) context = g_option_context_new("- write synthetic history");
     g_autoptr(GError) error = NULL;
@@ -154,21 +243,30 @@ main(int argc, char **argv)
         PsRedisPipeline pipeline;
         ps_redis_pipeline_init(&pipeline, redis);
         for (guint s = 0; series[s] != NULL; s++) {
-            double hour_sources = 0, hour_flows = 0, hour_syn = 0;
+            Values hour_total = {0};
             for (gint64 t = hour; t < hour + 3600 && t < o.end; t += 60) {
-                double factor = surge_factor((Surge *)surges->data, surges->len, series[s], t);
-                double base = poisson(rand, normal_sources(o.level, t));
-                double sources = factor > 1 ? floor(base * factor) : base;
-                double flows = base * 3 + (factor > 1 ? (factor - 1) * base * 3 : 0);
-                double syn = base * 0.3 + (factor > 1 ? (factor - 1) * base * 3 * 0.9 : 0);
-                write_bucket(&pipeline, prefix, 60, t, series[s], sources, flows, syn, 8);
-                hour_sources += sources * 0.5; /* distinct over an hour: fewer than the sum */
-                hour_flows += flows;
-                hour_syn += syn;
+                Values v = normal_values(rand, normal_sources(o.level, t));
+                double recovery;
+                for (guint i = 0; i < surges->len; i++) {
+                    const Surge *surge = &g_array_index(surges, Surge, i);
+                    if (g_str_equal(surge->series, series[s]) && t >= surge->start &&
+                        t < surge->start + surge->duration)
+                        apply_surge(surge, &v);
+                }
+                if (in_outage(o.outages, t, &recovery))
+                    continue;
+                scale_values(&v, recovery);
+                write_bucket(&pipeline, prefix, 60, t, series[s], &v, 8);
+                /* distinct counts over an hour are fewer than the sum of its minutes */
+                hour_total.sources += v.sources * 0.5;
+                hour_total.dests += v.dests * 0.5;
+                hour_total.flows += v.flows;
+                hour_total.syn += v.syn;
+                hour_total.packets += v.packets;
+                hour_total.bytes += v.bytes;
             }
             if (hour + 3600 <= o.end)
-                write_bucket(&pipeline, prefix, 3600, hour, series[s], hour_sources, hour_flows,
-                             hour_syn, 400);
+                write_bucket(&pipeline, prefix, 3600, hour, series[s], &hour_total, 400);
         }
         if (!ps_redis_pipeline_finish(&pipeline, NULL, NULL, &error)) {
             g_printerr("%s\n", error->message);

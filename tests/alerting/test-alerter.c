@@ -1,0 +1,193 @@
+/* The alerter against a real redis-server holding three weeks of synthetic history (written by
+ * ps-seed through the schema library): a scan wave on tcp/445 gives exactly one incident, at
+ * the right time with the right numbers, and its resolution; the daily and weekly peaks, a
+ * flash crowd on tcp/443, a single-source backup to tcp/445 and a collector outage followed by
+ * a 1.5x recovery give none; a restart in the middle repeats nothing. */
+#include "config.h"
+
+#include "alerter.h"
+#include "event.h"
+#include "keys.h"
+#include "redis.h"
+#include "redis-server.h"
+
+#define END        1700006400LL /* a Tuesday, 00:00 UTC */
+#define SCAN_START (END - 3 * 3600)
+#define SCAN_LEN   1800
+#define STEP       60
+
+typedef struct {
+    gchar *series;
+    PsAlertEvent event;
+} Seen;
+
+static void
+seen_free(Seen *seen)
+{
+    g_free(seen->series);
+    g_free(seen);
+}
+
+static void
+collect(const char *series, gboolean watched, const PsAlertEvent *event, const char *json,
+        gpointer user_data)
+{
+    GPtrArray *events = user_data;
+    Seen *seen = g_new0(Seen, 1);
+
+    (void)watched;
+    g_test_message("%s", json);
+    seen->series = g_strdup(series);
+    seen->event = *event;
+    g_ptr_array_add(events, seen);
+}
+
+static PsTestRedis *
+seeded_redis(void)
+{
+    PsTestRedis *redis = ps_test_redis_start();
+    g_autofree gchar *scan = g_strdup_printf("tcp/445@%lld+%d*8", SCAN_START, SCAN_LEN);
+    g_autofree gchar *crowd = g_strdup_printf("crowd:tcp/443@%lld+3600*3", END - 8 * 3600);
+    g_autofree gchar *backup = g_strdup_printf("backup:tcp/445@%lld+3600*1", END - 20 * 3600);
+    g_autofree gchar *outage = g_strdup_printf("%lld+1200", END - 14 * 3600);
+    g_autofree gchar *end = g_strdup_printf("%lld", END);
+    const char *seed = g_getenv("PS_SEED");
+    g_autoptr(GError) error = NULL;
+    gint status = -1;
+    const char *argv[] = {seed, "--redis", NULL, "--end", end, "--days", "21", "--ports",
+                          "tcp/445,tcp/443,udp/53,tcp/22,tcp/3389", "--surge", scan, "--surge",
+                          crowd, "--surge", backup, "--outage", outage, NULL};
+
+    if (redis == NULL)
+        return NULL;
+    argv[2] = ps_test_redis_socket(redis);
+    g_assert_nonnull(seed);
+    g_assert_true(g_spawn_sync(NULL, (gchar **)argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL,
+                               NULL, NULL, &status, &error));
+    g_assert_no_error(error);
+    g_assert_cmpint(status, ==, 0);
+    return redis;
+}
+
+static void
+alerter_config(PsAlerterConfig *config, gchar **watched)
+{
+    memset(config, 0, sizeof(*config));
+    ps_detect_config_init(&config->detect);
+    config->prefix = PS_KEYS_DEFAULT_PREFIX;
+    config->step = STEP;
+    config->watched = watched;
+    config->min_sources = 20;
+    config->min_flows = 200;
+    config->max_series = 500;
+}
+
+static void
+run(redisContext *redis, gboolean persist, gint64 after, gint64 until, GPtrArray *events,
+    gboolean restore)
+{
+    gchar *watched[] = {"tcp/445", "tcp/3389", "tcp/22", NULL};
+    PsAlerterConfig config;
+    g_autoptr(PsAlerter) alerter = NULL;
+    g_autoptr(GError) error = NULL;
+    gint64 last;
+
+    alerter_config(&config, watched);
+    alerter = ps_alerter_new(&config, redis, persist, collect, events);
+    if (restore) {
+        g_assert_true(ps_alerter_restore(alerter, &after, &error));
+        g_assert_no_error(error);
+        g_assert_cmpint(after, >, 0);
+    }
+    g_assert_true(ps_alerter_warm_up(alerter, after + STEP, &error));
+    g_assert_true(ps_alerter_run(alerter, after, until, &last, &error));
+    g_assert_no_error(error);
+}
+
+static void
+test_scan_and_hard_negatives(void)
+{
+    g_autoptr(PsTestRedis) server = seeded_redis();
+    g_autoptr(redisContext) redis = NULL;
+    g_autoptr(GPtrArray) events = g_ptr_array_new_with_free_func((GDestroyNotify)seen_free);
+    const Seen *open, *resolve;
+
+    if (server == NULL)
+        return;
+    redis = ps_test_redis_connect(server);
+    /* 21 hours: the backup (20 h before the end), the outage (14 h), the crowd (8 h), the scan */
+    run(redis, FALSE, END - 21 * 3600, END, events, FALSE);
+    g_assert_cmpuint(events->len, ==, 2);
+    open = g_ptr_array_index(events, 0);
+    resolve = g_ptr_array_index(events, 1);
+    g_assert_cmpstr(open->series, ==, "tcp/445");
+    g_assert_cmpint(open->event.kind, ==, PS_EVENT_OPEN);
+    /* found within 3 buckets of the start */
+    g_assert_cmpint(open->event.bucket, >=, SCAN_START);
+    g_assert_cmpint(open->event.bucket, <=, SCAN_START + 3 * STEP);
+    g_assert_cmpint(open->event.severity, >=, PS_SEVERITY_MAJOR);
+    g_assert_true(open->event.scan_shaped);
+    g_assert_false(open->event.young);
+    /* eight times the sources of the same minutes on previous weekdays */
+    g_assert_cmpfloat(open->event.evaluation.score[PS_METRIC_SOURCES].ratio, >, 4);
+    g_assert_cmpfloat(open->event.evaluation.sample.value[PS_METRIC_SOURCES], >,
+                      4 * open->event.evaluation.baseline[PS_METRIC_SOURCES].expected);
+    g_assert_cmpstr(resolve->series, ==, "tcp/445");
+    g_assert_cmpint(resolve->event.kind, ==, PS_EVENT_RESOLVE);
+    g_assert_cmpint(resolve->event.opened_at, ==, open->event.opened_at);
+    /* resolved after the scan ends and a run of quiet buckets, not before */
+    g_assert_cmpint(resolve->event.bucket, >=, SCAN_START + SCAN_LEN);
+    g_assert_cmpint(resolve->event.bucket, <=, SCAN_START + SCAN_LEN + 15 * STEP);
+    g_assert_cmpfloat(resolve->event.peak_ratio, >, 5);
+}
+
+static guint
+stream_length(redisContext *redis)
+{
+    redisReply *reply = ps_test_redis_command(redis, "XLEN", "ps:alerts", NULL);
+    guint len = (guint)reply->integer;
+
+    freeReplyObject(reply);
+    return len;
+}
+
+static void
+test_restart_repeats_nothing(void)
+{
+    g_autoptr(PsTestRedis) server = seeded_redis();
+    g_autoptr(redisContext) redis = NULL;
+    g_autoptr(GPtrArray) first = g_ptr_array_new_with_free_func((GDestroyNotify)seen_free);
+    g_autoptr(GPtrArray) second = g_ptr_array_new_with_free_func((GDestroyNotify)seen_free);
+    redisReply *state;
+
+    if (server == NULL)
+        return;
+    redis = ps_test_redis_connect(server);
+    /* the first run stops in the middle of the incident */
+    run(redis, TRUE, SCAN_START - 30 * STEP, SCAN_START + 10 * STEP, first, FALSE);
+    g_assert_cmpuint(first->len, ==, 1);
+    g_assert_cmpint(((Seen *)g_ptr_array_index(first, 0))->event.kind, ==, PS_EVENT_OPEN);
+    state = ps_test_redis_command(redis, "HGET", "ps:alert:tcp/445", "phase", NULL);
+    g_assert_cmpstr(state->str, ==, "open");
+    freeReplyObject(state);
+    /* a new process: restores the incident and the last bucket, goes on */
+    run(redis, TRUE, 0, SCAN_START + SCAN_LEN + 30 * STEP, second, TRUE);
+    g_assert_cmpuint(second->len, ==, 1);
+    g_assert_cmpint(((Seen *)g_ptr_array_index(second, 0))->event.kind, ==, PS_EVENT_RESOLVE);
+    g_assert_cmpint(((Seen *)g_ptr_array_index(second, 0))->event.opened_at, ==,
+                    ((Seen *)g_ptr_array_index(first, 0))->event.opened_at);
+    g_assert_cmpuint(stream_length(redis), ==, 2);
+    /* resolved and cooling down: the state stays until the cooldown is over */
+    state = ps_test_redis_command(redis, "HGET", "ps:alert:tcp/445", "phase", NULL);
+    g_assert_cmpstr(state->str, ==, "cooldown");
+    freeReplyObject(state);
+}
+
+int
+main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    g_test_add_func("/alerter/scan-and-hard-negatives", test_scan_and_hard_negatives);
+    g_test_add_func("/alerter/restart-repeats-nothing", test_restart_repeats_nothing);
+    return g_test_run();
+}
