@@ -13,6 +13,9 @@
 
 /* hash field metric name of each PsMetric */
 static const char *metric_fields[PS_N_METRICS] = {"nsrc", "syn", "ndst", "flows", "pkts", "bytes"};
+/* the bucket's data quality fields, asked for after every series' metrics */
+static const char *quality_fields[] = {"lost", "unknown", "errors", "collectors"};
+#define N_QUALITY G_N_ELEMENTS(quality_fields)
 
 gboolean
 ps_history_is_weekend(gint64 t)
@@ -29,7 +32,7 @@ append_bucket(PsRedisPipeline *pipeline, const PsHistoryReader *reader, guint st
               GPtrArray *names)
 {
     g_autofree gchar *key = ps_key_bucket(reader->prefix, step, start);
-    guint argc = 2 + names->len * PS_N_METRICS;
+    guint argc = 2 + names->len * PS_N_METRICS + N_QUALITY;
     g_autofree const char **argv = g_new(const char *, argc);
     g_autoptr(GPtrArray) fields = g_ptr_array_new_with_free_func(g_free);
 
@@ -41,6 +44,11 @@ append_bucket(PsRedisPipeline *pipeline, const PsHistoryReader *reader, guint st
             g_ptr_array_add(fields, field);
             argv[2 + i * PS_N_METRICS + m] = field;
         }
+    }
+    for (guint q = 0; q < N_QUALITY; q++) {
+        gchar *field = ps_field(PS_QUALITY_SERIES, quality_fields[q]);
+        g_ptr_array_add(fields, field);
+        argv[2 + names->len * PS_N_METRICS + q] = field;
     }
     ps_redis_pipeline_append(pipeline, argc, argv, NULL);
 }
@@ -82,18 +90,47 @@ reply_free(redisReply *reply)
     g_free(reply);
 }
 
+static double
+reply_number(const redisReply *reply, guint index)
+{
+    if (reply->type != REDIS_REPLY_ARRAY || index >= reply->elements ||
+        reply->element[index]->str == NULL)
+        return 0;
+    return g_ascii_strtod(reply->element[index]->str, NULL);
+}
+
+/* Collectors that closed a bucket; 0 when unknown. */
+static double
+bucket_collectors(const redisReply *reply, guint n_series)
+{
+    return reply_number(reply, n_series * PS_N_METRICS + N_QUALITY - 1);
+}
+
+/* A bucket is degraded when exporters lost packets, sent data without templates or malformed
+ * packets during it, or fewer collectors than usual closed it. */
+static gboolean
+bucket_degraded(const redisReply *reply, guint n_series, double usual_collectors)
+{
+    guint base = n_series * PS_N_METRICS;
+
+    return reply_number(reply, base) + reply_number(reply, base + 1) +
+                   reply_number(reply, base + 2) > 0 ||
+           bucket_collectors(reply, n_series) < usual_collectors;
+}
+
 static void
-fill_sample(const redisReply *reply, guint series, gboolean closed, PsSample *sample)
+fill_sample(const redisReply *reply, guint series, guint n_series, gboolean closed,
+            double usual_collectors, PsSample *sample)
 {
     memset(sample, 0, sizeof(*sample));
     if (!closed || reply->type != REDIS_REPLY_ARRAY) {
         sample->flags = PS_SAMPLE_MISSING;
         return;
     }
-    for (guint m = 0; m < PS_N_METRICS; m++) {
-        const redisReply *value = reply->element[series * PS_N_METRICS + m];
-        sample->value[m] = value->str != NULL ? g_ascii_strtod(value->str, NULL) : 0;
-    }
+    for (guint m = 0; m < PS_N_METRICS; m++)
+        sample->value[m] = reply_number(reply, series * PS_N_METRICS + m);
+    if (bucket_degraded(reply, n_series, usual_collectors))
+        sample->flags |= PS_SAMPLE_DEGRADED;
 }
 
 static gboolean
@@ -173,31 +210,46 @@ weekly_factor(const PsSample *weeks, const PsSample *days, PsMetric metric)
     return CLAMP(ps_median(week_values, n_weeks) / day_median, WEEKLY_CLIP_MIN, WEEKLY_CLIP_MAX);
 }
 
+/* The usual number of collectors: the most that closed any recent bucket. */
+static double
+usual_collectors(GPtrArray *replies, guint n_series)
+{
+    double usual = 0;
+
+    for (guint k = 0; k < PS_BASELINE_RECENT; k++) {
+        guint n = 1 + PS_BASELINE_DAYS * PS_BASELINE_SLOTS + k;
+        usual = MAX(usual, bucket_collectors(g_ptr_array_index(replies, n), n_series));
+    }
+    return usual;
+}
+
 static void
 fill_history(GPtrArray *replies, GHashTable *closed, GHashTable *closed_hours, const gint64 *starts,
-             guint series, gint64 t, PsSample *x, PsHistory *history)
+             guint series, guint n_series, gint64 t, PsSample *x, PsHistory *history)
 {
     guint n = 1;
     PsSample weeks[WEEKLY_MIN_WEEKS], days[PS_BASELINE_DAYS];
     gboolean weekend = ps_history_is_weekend(t);
+    double usual = usual_collectors(replies, n_series);
 
     ps_history_init(history);
-    fill_sample(g_ptr_array_index(replies, 0), series, is_closed(closed, starts[0]), x);
+    fill_sample(g_ptr_array_index(replies, 0), series, n_series, is_closed(closed, starts[0]),
+                usual, x);
     for (guint d = 0; d < PS_BASELINE_DAYS; d++) {
         history->same_kind[d] = ps_history_is_weekend(t - (gint64)(d + 1) * 86400) == weekend;
         for (guint s = 0; s < PS_BASELINE_SLOTS; s++, n++)
-            fill_sample(g_ptr_array_index(replies, n), series, is_closed(closed, starts[n]),
-                        &history->same_time[d][s]);
+            fill_sample(g_ptr_array_index(replies, n), series, n_series,
+                        is_closed(closed, starts[n]), 0, &history->same_time[d][s]);
     }
     for (guint k = 0; k < PS_BASELINE_RECENT; k++, n++)
-        fill_sample(g_ptr_array_index(replies, n), series, is_closed(closed, starts[n]),
-                    &history->recent[k]);
+        fill_sample(g_ptr_array_index(replies, n), series, n_series, is_closed(closed, starts[n]),
+                    0, &history->recent[k]);
     for (guint w = 0; w < WEEKLY_MIN_WEEKS; w++, n++)
-        fill_sample(g_ptr_array_index(replies, n), series, is_closed(closed_hours, starts[n]),
-                    &weeks[w]);
+        fill_sample(g_ptr_array_index(replies, n), series, n_series,
+                    is_closed(closed_hours, starts[n]), 0, &weeks[w]);
     for (guint d = 0; d < PS_BASELINE_DAYS; d++, n++)
-        fill_sample(g_ptr_array_index(replies, n), series, is_closed(closed_hours, starts[n]),
-                    &days[d]);
+        fill_sample(g_ptr_array_index(replies, n), series, n_series,
+                    is_closed(closed_hours, starts[n]), 0, &days[d]);
     for (guint m = 0; m < PS_N_METRICS; m++)
         history->weekly[m] = weekly_factor(weeks, days, m);
 }
@@ -230,7 +282,8 @@ ps_history_read(const PsHistoryReader *reader, gint64 t, GPtrArray *names, PsSam
     ok = ps_redis_pipeline_finish(&pipeline, keep_reply, &replies, error);
     ps_redis_pipeline_clear(&pipeline);
     for (guint i = 0; ok && i < names->len; i++)
-        fill_history(replies.replies, closed, hours, starts, i, t, &samples[i], &histories[i]);
+        fill_history(replies.replies, closed, hours, starts, i, names->len, t, &samples[i],
+                     &histories[i]);
     g_ptr_array_unref(replies.replies);
     return ok;
 }
@@ -296,7 +349,8 @@ ps_history_active_series(const PsHistoryReader *reader, gint64 t, double min_sou
         const char *colon = strrchr(field, ':');
         double value = g_ascii_strtod(reply->element[i + 1]->str, NULL);
         g_autofree gchar *series = colon != NULL ? g_strndup(field, colon - field) : NULL;
-        if (series == NULL || g_str_equal(series, PS_SERIES_OTHER))
+        if (series == NULL || g_str_equal(series, PS_SERIES_OTHER) ||
+            g_str_equal(series, PS_QUALITY_SERIES))
             continue;
         entry = g_hash_table_lookup(by_name, series);
         if (entry == NULL) {

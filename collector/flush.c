@@ -165,6 +165,29 @@ expire(PsRedisPipeline *pipeline, PsFlush *flush, const char *key, guint ttl_s)
     command(pipeline, &flush->stats, "EXPIRE", key, ttl, NULL);
 }
 
+/* Data quality of the interval, and at close this collector's contribution to the bucket:
+ * the alerter marks buckets with loss, or with fewer collectors than usual, as degraded. */
+static void
+write_quality(PsRedisPipeline *pipeline, PsFlush *flush, const PsFlushBatch *batch)
+{
+    g_autofree gchar *key = batch->quality_step > 0
+                                ? ps_key_bucket(flush->prefix, batch->quality_step,
+                                                batch->quality_bucket)
+                                : NULL;
+
+    if (key != NULL) {
+        increment(pipeline, flush, key, PS_QUALITY_SERIES, "lost", batch->quality_lost);
+        increment(pipeline, flush, key, PS_QUALITY_SERIES, "unknown", batch->quality_unknown);
+        increment(pipeline, flush, key, PS_QUALITY_SERIES, "errors", batch->quality_errors);
+    }
+    for (guint i = 0; i < batch->deltas->len; i++) {
+        const PsBucketDelta *delta = g_ptr_array_index(batch->deltas, i);
+        g_autofree gchar *bucket = ps_key_bucket(flush->prefix, delta->step, delta->start);
+        if (delta->closing)
+            increment(pipeline, flush, bucket, PS_QUALITY_SERIES, "collectors", 1);
+    }
+}
+
 static void
 write_counters(PsRedisPipeline *pipeline, PsFlush *flush, const PsFlushBatch *batch)
 {
@@ -186,6 +209,7 @@ write_counters(PsRedisPipeline *pipeline, PsFlush *flush, const PsFlushBatch *ba
         expire(pipeline, flush, minute_key, flush->config.minute_ttl_s);
         expire(pipeline, flush, hour_key, flush->config.hour_ttl_s);
     }
+    write_quality(pipeline, flush, batch);
     command(pipeline, &flush->stats, "DEL", flush->tmp_key, NULL);
     command(pipeline, &flush->stats, "EXEC", NULL);
 }

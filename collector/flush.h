@@ -32,6 +32,13 @@ typedef struct {
     gint64 created_ms;
     gsize bytes;          /* memory estimate, against the bound */
     PsCounts totals;      /* of the port totals (not per direction): what a drop loses */
+    /* data quality during this flush interval, counted into the bucket of quality_bucket:
+     * export packets lost on the way, data sets without template, malformed packets */
+    gint64 quality_bucket;
+    guint quality_step;
+    guint64 quality_lost;
+    guint64 quality_unknown;
+    guint64 quality_errors;
     guint stage;          /* 0 counters, 1 closing (distinct counts, top, marker), 2 done */
 } PsFlushBatch;
 

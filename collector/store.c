@@ -1,11 +1,14 @@
 #include "config.h"
 
+#include "bucket.h"
 #include "store.h"
 
 struct PsStore {
     PsAggregate *aggregate;
     PsFlush *flush;
     PsDispatch *dispatch; /* borrowed: exporter health comes from its table */
+    guint step;
+    PsExporterCounters reported; /* exporter totals at the last flush */
 };
 
 PsStore *
@@ -16,6 +19,7 @@ ps_store_new(const PsAggregateConfig *aggregate, const PsFlushConfig *flush, PsD
     store->aggregate = ps_aggregate_new(aggregate);
     store->flush = ps_flush_new(flush);
     store->dispatch = dispatch;
+    store->step = aggregate->step;
     return store;
 }
 
@@ -82,13 +86,39 @@ exporter_health(PsStore *store)
     return health;
 }
 
+/* Loss, unknown templates and errors of every exporter since the last flush. */
+static void
+add_quality(PsStore *store, PsFlushBatch *batch, gint64 now_ms)
+{
+    PsExporterCounters now = {0};
+    GHashTableIter iter;
+    PsExporter *exporter;
+
+    g_hash_table_iter_init(&iter, ps_dispatch_exporters(store->dispatch));
+    while (g_hash_table_iter_next(&iter, NULL, (gpointer *)&exporter)) {
+        PsExporterCounters total;
+        ps_exporter_total(exporter, &total);
+        now.sequence_lost += total.sequence_lost;
+        now.unknown_template_sets += total.unknown_template_sets;
+        now.decode_errors += total.decode_errors;
+    }
+    batch->quality_bucket = ps_bucket_start(now_ms / 1000, store->step);
+    batch->quality_step = store->step;
+    batch->quality_lost = now.sequence_lost - store->reported.sequence_lost;
+    batch->quality_unknown = now.unknown_template_sets - store->reported.unknown_template_sets;
+    batch->quality_errors = now.decode_errors - store->reported.decode_errors;
+    store->reported = now;
+}
+
 static void
 push(PsStore *store, gint64 now_ms, gboolean close_all)
 {
     GPtrArray *deltas = ps_aggregate_take(store->aggregate, now_ms, close_all);
     g_autoptr(GArray) health = exporter_health(store);
+    PsFlushBatch *batch = ps_flush_batch_new(deltas, health, now_ms);
 
-    ps_flush_push(store->flush, ps_flush_batch_new(deltas, health, now_ms));
+    add_quality(store, batch, now_ms);
+    ps_flush_push(store->flush, batch);
 }
 
 void

@@ -12,6 +12,10 @@
 #define PS_SCHEMA_VERSION     "1"
 #define PS_KEYS_DEFAULT_PREFIX "ps:"
 #define PS_SERIES_OTHER       "other"
+/* Not a port: the bucket's data quality, fields "_q:lost" (export packets lost on the way),
+ * "_q:unknown" (data sets without template), "_q:errors" (malformed packets), and
+ * "_q:collectors" (collectors that closed the bucket). */
+#define PS_QUALITY_SERIES     "_q"
 
 typedef enum {
     PS_DIRECTION_ALL = 0,
