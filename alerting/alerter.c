@@ -6,6 +6,7 @@
 #include "alerter.h"
 #include "event.h"
 #include "history.h"
+#include "keys.h"
 #include "redis.h"
 #include "state.h"
 
@@ -237,6 +238,182 @@ persist(PsAlerter *alerter, gint64 t, GPtrArray *names, GPtrArray *emitted, GErr
     return ok;
 }
 
+/* TRUE while any member of the broad scan that began at `at` is still open. */
+static gboolean
+broad_scan_open(PsAlerter *alerter, gint64 at)
+{
+    GHashTableIter iter;
+    PsSeriesState *state;
+
+    g_hash_table_iter_init(&iter, alerter->states);
+    while (g_hash_table_iter_next(&iter, NULL, (gpointer *)&state)) {
+        if (state->broad_scan_at == at && state->phase == PS_PHASE_OPEN)
+            return TRUE;
+    }
+    return FALSE;
+}
+
+/* Top sources of a series in bucket t (strings), from the collector's top sorted set. */
+static GPtrArray *
+top_sources(PsAlerter *alerter, gint64 t, const char *series)
+{
+    g_autofree gchar *key = ps_key_bucket_series(alerter->prefix, alerter->config.step, t, "top",
+                                                 series);
+    const char *argv[] = {"ZREVRANGE", key, "0", "9"};
+    g_autoptr(redisReply) reply = redisCommandArgv(alerter->redis, 4, argv, NULL);
+    GPtrArray *sources = g_ptr_array_new_with_free_func(g_free);
+
+    for (gsize i = 0; reply != NULL && reply->type == REDIS_REPLY_ARRAY && i < reply->elements; i++)
+        g_ptr_array_add(sources, g_strdup(reply->element[i]->str));
+    return sources;
+}
+
+/* Sources among the top of at least half the opened ports: the same scanners everywhere. */
+static GPtrArray *
+shared_sources(PsAlerter *alerter, gint64 t, GPtrArray *opened)
+{
+    g_autoptr(GHashTable) counts = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    GPtrArray *shared = g_ptr_array_new_with_free_func(g_free);
+    GHashTableIter iter;
+    gpointer source, count;
+
+    for (guint i = 0; i < opened->len; i++) {
+        Emitted *e = g_ptr_array_index(opened, i);
+        g_autoptr(GPtrArray) top = top_sources(alerter, t, e->series);
+        for (guint j = 0; j < top->len; j++) {
+            gpointer old = g_hash_table_lookup(counts, g_ptr_array_index(top, j));
+            g_hash_table_replace(counts, g_strdup(g_ptr_array_index(top, j)),
+                                 GUINT_TO_POINTER(GPOINTER_TO_UINT(old) + 1));
+        }
+    }
+    g_hash_table_iter_init(&iter, counts);
+    while (g_hash_table_iter_next(&iter, &source, &count)) {
+        if (GPOINTER_TO_UINT(count) * 2 >= opened->len)
+            g_ptr_array_add(shared, g_strdup(source));
+    }
+    return shared;
+}
+
+static Emitted *
+broad_scan_event(const Emitted *first, PsEventKind kind, gint64 t, GPtrArray *ports,
+                 GPtrArray *sources)
+{
+    Emitted *broad = g_new0(Emitted, 1);
+    GString *json = g_string_new(NULL);
+
+    broad->series = g_strdup(PS_BROAD_SCAN_SERIES);
+    broad->event = first->event;
+    broad->event.kind = kind;
+    broad->event.bucket = t;
+    broad->watched = TRUE;
+    g_string_append_printf(json,
+                           "{\"id\":\"%s@%" G_GINT64_FORMAT "\",\"event\":\"%s\",\"series\":\"%s\","
+                           "\"severity\":\"critical\",\"bucket\":%" G_GINT64_FORMAT ",\"ports\":[",
+                           PS_BROAD_SCAN_SERIES, broad->event.opened_at, ps_event_kind_name(kind),
+                           PS_BROAD_SCAN_SERIES, t);
+    for (guint i = 0; ports != NULL && i < ports->len; i++)
+        g_string_append_printf(json, "%s\"%s\"", i > 0 ? "," : "",
+                               (const char *)g_ptr_array_index(ports, i));
+    g_string_append(json, "],\"sources\":[");
+    for (guint i = 0; sources != NULL && i < sources->len; i++)
+        g_string_append_printf(json, "%s\"%s\"", i > 0 ? "," : "",
+                               (const char *)g_ptr_array_index(sources, i));
+    g_string_append(json, "]}");
+    broad->event.severity = PS_SEVERITY_CRITICAL;
+    broad->json = g_string_free(json, FALSE);
+    return broad;
+}
+
+static gboolean
+shares_a_source(PsAlerter *alerter, gint64 t, const char *series, GPtrArray *shared)
+{
+    g_autoptr(GPtrArray) top = top_sources(alerter, t, series);
+
+    for (guint i = 0; i < top->len; i++)
+        for (guint j = 0; j < shared->len; j++)
+            if (g_str_equal(g_ptr_array_index(top, i), g_ptr_array_index(shared, j)))
+                return TRUE;
+    return FALSE;
+}
+
+/* The members of a new broad scan: the ports opening now, and those that opened a few buckets
+ * earlier from the same sources (a scan does not reach every port in the same minute). */
+static GPtrArray *
+absorb_members(PsAlerter *alerter, gint64 t, GPtrArray *opened, GPtrArray *shared)
+{
+    GPtrArray *ports = g_ptr_array_new_with_free_func(g_free);
+    gint64 window = (gint64)alerter->config.detect.open_window * alerter->config.step;
+    GHashTableIter iter;
+    const char *name;
+    PsSeriesState *state;
+
+    for (guint i = 0; i < opened->len; i++) {
+        const char *series = ((Emitted *)g_ptr_array_index(opened, i))->series;
+        state_of(alerter, series)->broad_scan_at = t;
+        g_ptr_array_add(ports, g_strdup(series));
+    }
+    g_hash_table_iter_init(&iter, alerter->states);
+    while (g_hash_table_iter_next(&iter, (gpointer *)&name, (gpointer *)&state)) {
+        if (state->phase == PS_PHASE_OPEN && state->broad_scan_at == 0 &&
+            state->opened_at >= t - window && shares_a_source(alerter, t, name, shared)) {
+            state->broad_scan_at = t;
+            g_ptr_array_add(ports, g_strdup(name));
+        }
+    }
+    return ports;
+}
+
+/* Many ports opening in one bucket from the same sources: one broad-scan incident instead of
+ * a message per port; its members stay quiet until the last of them resolves. */
+static void
+merge_broad_scan(PsAlerter *alerter, gint64 t, GPtrArray *emitted)
+{
+    g_autoptr(GPtrArray) opened = g_ptr_array_new();
+    g_autoptr(GPtrArray) shared = NULL;
+    g_autoptr(GPtrArray) kept = g_ptr_array_new_with_free_func((GDestroyNotify)emitted_free);
+    gboolean member_resolved = FALSE;
+    gint64 resolved_scan = 0;
+
+    for (guint i = 0; i < emitted->len; i++) {
+        Emitted *e = g_ptr_array_index(emitted, i);
+        if (e->event.kind == PS_EVENT_OPEN && !e->event.reopened)
+            g_ptr_array_add(opened, e);
+    }
+    if (opened->len > alerter->config.broad_scan_ports && alerter->config.broad_scan_ports > 0) {
+        shared = shared_sources(alerter, t, opened);
+        if (shared->len == 0)
+            g_ptr_array_set_size(opened, 0);
+    } else {
+        g_ptr_array_set_size(opened, 0);
+    }
+    if (opened->len > 0) {
+        g_autoptr(GPtrArray) ports = absorb_members(alerter, t, opened, shared);
+        g_ptr_array_add(kept, broad_scan_event(g_ptr_array_index(opened, 0), PS_EVENT_OPEN, t,
+                                               ports, shared));
+    }
+    /* members of a broad scan say nothing on their own */
+    while (emitted->len > 0) {
+        Emitted *e = g_ptr_array_steal_index(emitted, 0);
+        PsSeriesState *state = state_of(alerter, e->series);
+        if (state->broad_scan_at == 0) {
+            g_ptr_array_add(kept, e);
+            continue;
+        }
+        if (e->event.kind == PS_EVENT_RESOLVE) {
+            member_resolved = TRUE;
+            resolved_scan = state->broad_scan_at;
+        }
+        emitted_free(e);
+    }
+    if (member_resolved && !broad_scan_open(alerter, resolved_scan)) {
+        Emitted first = {0};
+        first.event.opened_at = resolved_scan;
+        g_ptr_array_add(kept, broad_scan_event(&first, PS_EVENT_RESOLVE, t, NULL, NULL));
+    }
+    while (kept->len > 0)
+        g_ptr_array_add(emitted, g_ptr_array_steal_index(kept, 0));
+}
+
 gboolean
 ps_alerter_process(PsAlerter *alerter, gint64 t, GError **error)
 {
@@ -273,6 +450,7 @@ ps_alerter_process(PsAlerter *alerter, gint64 t, GError **error)
         g_ptr_array_add(emitted, e);
     }
     alerter->last_cpu_us = cpu_now_us() - cpu_start;
+    merge_broad_scan(alerter, t, emitted);
     /* state first: an event is reported only once it is saved, so a restart repeats none */
     if (alerter->persist && !persist(alerter, t, names, emitted, error))
         return FALSE;

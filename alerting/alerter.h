@@ -15,7 +15,12 @@ typedef struct {
     double min_sources;   /* a port is evaluated when its bucket has this many sources ... */
     double min_flows;     /* ... or this many flows */
     guint max_series;     /* busiest first, besides the watched ones */
+    guint broad_scan_ports; /* more ports than this opening in one bucket with the same top
+                             * sources are one "broad scan" incident (20) */
 } PsAlerterConfig;
+
+/* The series name under which a broad scan is reported. */
+#define PS_BROAD_SCAN_SERIES "broad-scan"
 
 /* Called for every event, in order. */
 typedef void (*PsEventFn)(const char *series, gboolean watched, const PsAlertEvent *event,

@@ -251,6 +251,7 @@ open_incident(const PsDetectConfig *config, PsSeriesState *state, const PsEvalua
     gboolean reopened = state->phase == PS_PHASE_COOLDOWN;
 
     if (!reopened) {
+        state->broad_scan_at = 0;
         state->opened_at = bucket;
         state->buckets = 0;
         state->peak_ratio = 0;

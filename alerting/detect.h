@@ -96,6 +96,9 @@ typedef struct {
     /* incident intervals kept out of baselines */
     gint64 excluded_from[PS_DETECT_EXCLUSIONS];
     gint64 excluded_to[PS_DETECT_EXCLUSIONS];
+    /* part of a broad scan (many ports opening at once from the same sources): its events
+     * are reported once for all ports, by the alerter */
+    gint64 broad_scan_at;
 } PsSeriesState;
 
 /* One bucket scored. */

@@ -273,6 +273,7 @@ make_config(Alerter *self, GError **error)
     self->config.min_sources = o->min_sources;
     self->config.min_flows = o->min_flows;
     self->config.max_series = o->max_series;
+    self->config.broad_scan_ports = 20;
     self->json = g_strcmp0(o->format, "json") == 0;
     return ps_redis_address_parse(o->redis != NULL ? o->redis : "redis://127.0.0.1:6379/0",
                                   &self->address, error);

@@ -80,6 +80,7 @@ alerter_config(PsAlerterConfig *config, gchar **watched)
     config->min_sources = 20;
     config->min_flows = 200;
     config->max_series = 500;
+    config->broad_scan_ports = 20;
 }
 
 static void
@@ -183,11 +184,60 @@ test_restart_repeats_nothing(void)
     freeReplyObject(state);
 }
 
+/* 25 ports scanned at once by the same source: one broad-scan incident, not 25. */
+static void
+test_broad_scan(void)
+{
+    g_autoptr(PsTestRedis) server = ps_test_redis_start();
+    g_autoptr(redisContext) redis = NULL;
+    g_autoptr(GPtrArray) events = g_ptr_array_new_with_free_func((GDestroyNotify)seen_free);
+    g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
+    g_autoptr(GString) ports = g_string_new(NULL);
+    g_autoptr(GError) error = NULL;
+    gint status = -1;
+
+    if (server == NULL)
+        return;
+    for (guint i = 0; i < 25; i++)
+        g_string_append_printf(ports, "%stcp/%u", i > 0 ? "," : "", 8000 + i);
+    g_ptr_array_add(argv, g_strdup(g_getenv("PS_SEED")));
+    g_ptr_array_add(argv, g_strdup("--redis"));
+    g_ptr_array_add(argv, g_strdup(ps_test_redis_socket(server)));
+    g_ptr_array_add(argv, g_strdup_printf("--end=%lld", END));
+    g_ptr_array_add(argv, g_strdup("--days=8"));
+    g_ptr_array_add(argv, g_strdup_printf("--ports=%s", ports->str));
+    for (guint i = 0; i < 25; i++)
+        g_ptr_array_add(argv, g_strdup_printf("--surge=tcp/%u@%lld+600*10", 8000 + i, SCAN_START));
+    g_ptr_array_add(argv, NULL);
+    g_assert_true(g_spawn_sync(NULL, (gchar **)argv->pdata, NULL, G_SPAWN_STDOUT_TO_DEV_NULL,
+                               NULL, NULL, NULL, NULL, &status, &error));
+    g_assert_cmpint(status, ==, 0);
+    redis = ps_test_redis_connect(server);
+    run(redis, FALSE, SCAN_START - 20 * STEP, SCAN_START + 40 * STEP, events, FALSE);
+    /* ports that crossed their thresholds a bucket before the others may have opened on their
+     * own; from the broad scan on, everything is said once, for all ports */
+    g_assert_cmpuint(events->len, >=, 2);
+    g_assert_cmpuint(events->len, <=, 2 + 20);
+    for (guint i = 0; i + 2 < events->len; i++) {
+        g_assert_cmpint(((Seen *)g_ptr_array_index(events, i))->event.kind, ==, PS_EVENT_OPEN);
+        g_assert_cmpstr(((Seen *)g_ptr_array_index(events, i))->series, !=, PS_BROAD_SCAN_SERIES);
+    }
+    g_assert_cmpstr(((Seen *)g_ptr_array_index(events, events->len - 2))->series, ==,
+                    PS_BROAD_SCAN_SERIES);
+    g_assert_cmpint(((Seen *)g_ptr_array_index(events, events->len - 2))->event.kind, ==,
+                    PS_EVENT_OPEN);
+    g_assert_cmpstr(((Seen *)g_ptr_array_index(events, events->len - 1))->series, ==,
+                    PS_BROAD_SCAN_SERIES);
+    g_assert_cmpint(((Seen *)g_ptr_array_index(events, events->len - 1))->event.kind, ==,
+                    PS_EVENT_RESOLVE);
+}
+
 int
 main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/alerter/scan-and-hard-negatives", test_scan_and_hard_negatives);
     g_test_add_func("/alerter/restart-repeats-nothing", test_restart_repeats_nothing);
+    g_test_add_func("/alerter/broad-scan", test_broad_scan);
     return g_test_run();
 }

@@ -167,6 +167,26 @@ in_outage(gchar **outages, gint64 t, double *recovery)
     return FALSE;
 }
 
+/* The top sources of a minute: a scanning source tops every port it scans. */
+static void
+write_top(PsRedisPipeline *pipeline, const char *prefix, gint64 t, const char *series,
+          const Values *v, GArray *surges, const char *name)
+{
+    g_autofree gchar *key = ps_key_bucket_series(prefix, 60, t, "top", series);
+    g_autofree gchar *normal = g_strdup_printf("%.0f", MAX(1, v->flows / 20));
+
+    ps_redis_pipeline_command(pipeline, "ZADD", key, normal, "192.0.2.10", NULL);
+    for (guint i = 0; i < surges->len; i++) {
+        const Surge *surge = &g_array_index(surges, Surge, i);
+        if (surge->kind == SURGE_SCAN && g_str_equal(surge->series, name) && t >= surge->start &&
+            t < surge->start + surge->duration) {
+            g_autofree gchar *flows = g_strdup_printf("%.0f", v->syn / 2);
+            ps_redis_pipeline_command(pipeline, "ZADD", key, flows, "203.0.113.66", NULL);
+        }
+    }
+    ps_redis_pipeline_command(pipeline, "EXPIRE", key, "691200", NULL);
+}
+
 static void
 write_bucket(PsRedisPipeline *pipeline, const char *prefix, guint step, gint64 t, const char *series,
              const Values *v, guint ttl_days)
@@ -255,6 +275,7 @@ main(int argc, char **argv)
                 }
                 if (in_outage(o.outages, t, &recovery))
                     continue;
+                write_top(&pipeline, prefix, t, series[s], &v, surges, series[s]);
                 scale_values(&v, recovery);
                 write_bucket(&pipeline, prefix, 60, t, series[s], &v, 8);
                 /* distinct counts over an hour are fewer than the sum of its minutes */
