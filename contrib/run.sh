@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Quick start: builds portsurge (installing missing Debian packages) and runs it in the
 # foreground: the collector on UDP 2055 (NetFlow) and 4739 (IPFIX), dual-stack, aggregating
-# into Redis. With PS_REDIS_URL unset, a private redis-server is started for it (data and
+# into Redis, and the alerter, which logs incidents (surges such as a scan wave on tcp/445). With PS_REDIS_URL unset, a private redis-server is started for it (data and
 # socket in .run/, stopped again on exit). Extra arguments go to portsurge-collector, e.g.
 # `contrib/run.sh --dump` to also see every record, `--home-network 10.0.0.0/8`.
 set -euo pipefail
@@ -26,4 +26,7 @@ fi
 echo "portsurge: point your routers' NetFlow v5/v9 export at UDP port 2055 and IPFIX at 4739" \
      "of this host ($(hostname -I 2>/dev/null | awk '{print $1}')); query with" \
      "redis-cli -s $redis_url (see schema/redis.md)" >&2
+build/alerting/portsurge-alerter --redis "$redis_url" &
+alerter=$!
+trap 'kill "$alerter" 2>/dev/null; kill "$(cat .run/redis.pid 2>/dev/null)" 2>/dev/null || true' EXIT
 build/collector/portsurge-collector --verbose --redis "$redis_url" "$@"
