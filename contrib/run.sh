@@ -12,14 +12,16 @@ contrib/deps.sh
 ninja -C build >/dev/null
 
 redis_url=${PS_REDIS_URL:-}
+redis_pid=""
 if [ -z "$redis_url" ]; then
   mkdir -p .run
   redis_url=$PWD/.run/redis.sock
   redis-server --port 0 --unixsocket "$redis_url" --unixsocketperm 700 --dir "$PWD/.run" \
     --appendonly yes --save "" --daemonize yes --pidfile "$PWD/.run/redis.pid" \
     --logfile "$PWD/.run/redis.log"
-  trap 'kill "$(cat .run/redis.pid)" 2>/dev/null || true' EXIT
+  redis_pid=$(cat .run/redis.pid 2>/dev/null || true)
   for _ in $(seq 50); do [ -S "$redis_url" ] && break; sleep 0.1; done
+  redis_pid=$(cat .run/redis.pid 2>/dev/null || true)
   echo "portsurge: started redis-server on $redis_url (data in .run/)" >&2
 fi
 
@@ -28,5 +30,5 @@ echo "portsurge: point your routers' NetFlow v5/v9 export at UDP port 2055 and I
      "redis-cli -s $redis_url (see schema/redis.md)" >&2
 build/alerting/portsurge-alerter --redis "$redis_url" &
 alerter=$!
-trap 'kill "$alerter" 2>/dev/null; kill "$(cat .run/redis.pid 2>/dev/null)" 2>/dev/null || true' EXIT
+trap 'kill "$alerter" 2>/dev/null; [ -z "$redis_pid" ] || kill "$redis_pid" 2>/dev/null || true' EXIT
 build/collector/portsurge-collector --verbose --redis "$redis_url" "$@"

@@ -183,6 +183,18 @@ put_number(guint8 *p, guint64 value, guint len)
 }
 
 static guint32
+get32(const guint8 *p)
+{
+    return (guint32)p[0] << 24 | (guint32)p[1] << 16 | (guint32)p[2] << 8 | p[3];
+}
+
+static guint64
+get64(const guint8 *p)
+{
+    return (guint64)get32(p) << 32 | get32(p + 4);
+}
+
+static guint32
 uptime_of(const PsPacketPool *pool, gint64 unix_ms)
 {
     return (guint32)(unix_ms - pool->boot_ms);
@@ -419,6 +431,7 @@ ps_packet_pool_new(const PsPacketPoolConfig *config, gint64 now_ms, GError **err
     pool = g_new0(PsPacketPool, 1);
     pool->config = *config;
     pool->boot_ms = now_ms - UPTIME_AT_BUILD;
+    pool->built_ms = now_ms;
     pool->storage = g_malloc((gsize)(config->packets + 1) * PS_PACKET_POOL_MAX_BYTES);
     pool->packets = g_new0(PsPacket, config->packets);
     state = config->seed;
@@ -440,8 +453,58 @@ ps_packet_pool_free(PsPacketPool *pool)
     if (pool == NULL)
         return;
     g_free(pool->packets);
+    g_free(pool->shift_ms);
     g_free(pool->storage);
     g_free(pool);
+}
+
+void
+ps_packet_pool_set_live(PsPacketPool *pool)
+{
+    g_return_if_fail(pool->shift_ms == NULL);
+    pool->live = TRUE;
+    pool->shift_ms = g_new0(gint64, pool->config.packets);
+}
+
+/* Adds delta_ms to both times of every record: 32-bit sysUptime ms (v5, v9) or 64-bit Unix ms
+ * (IPFIX), at the offsets the record layouts above put them. */
+static void
+shift_record_times(const PsPacketPool *pool, PsPacket *packet, gint64 delta_ms)
+{
+    guint version = pool->config.version;
+    gsize header = V5_HEADER_LEN;
+    gsize record_len = V5_RECORD_LEN;
+    gsize times[2] = {24, 28}; /* v5: first, last */
+    guint time_len = 4;
+    guint n_fields;
+    const TemplateField *fields;
+
+    if (version != 5) {
+        gsize offset = 0;
+        guint found = 0;
+        header = (version == 9 ? V9_HEADER_LEN : IPFIX_HEADER_LEN) + SET_HEADER_LEN;
+        fields = template_of(version, &n_fields);
+        for (guint i = 0; i < n_fields; i++) {
+            gboolean is_time = fields[i].id == 21 || fields[i].id == 22 ||
+                               fields[i].id == 152 || fields[i].id == 153;
+            if (is_time && found < G_N_ELEMENTS(times)) {
+                times[found++] = offset;
+                time_len = fields[i].len;
+            }
+            offset += fields[i].len;
+        }
+        record_len = offset;
+    }
+    for (guint r = 0; r < packet->records; r++) {
+        guint8 *record = packet->data + header + r * record_len;
+        for (guint t = 0; t < G_N_ELEMENTS(times); t++) {
+            guint8 *field = record + times[t];
+            if (time_len == 4)
+                put32(field, (guint32)(get32(field) + (guint32)delta_ms));
+            else
+                put64(field, get64(field) + (guint64)delta_ms);
+        }
+    }
 }
 
 void
@@ -449,6 +512,16 @@ ps_packet_pool_stamp(PsPacketPool *pool, PsPacket *packet, gint64 now_ms)
 {
     guint8 *p = packet->data;
     guint32 uptime = uptime_of(pool, now_ms);
+
+    if (pool->live && packet->records > 0) {
+        gsize index = (gsize)(packet - pool->packets);
+        gint64 shift = (now_ms - pool->built_ms) / 1000 * 1000; /* whole seconds: rarely */
+        g_assert(index < pool->config.packets);
+        if (shift != pool->shift_ms[index]) {
+            shift_record_times(pool, packet, shift - pool->shift_ms[index]);
+            pool->shift_ms[index] = shift;
+        }
+    }
 
     switch (pool->config.version) {
     case 5:

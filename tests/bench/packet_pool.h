@@ -10,7 +10,10 @@
  *
  * Before a packet is sent (or decoded) ps_packet_pool_stamp() writes its header's export time,
  * uptime and sequence number, so sequence tracking in the collector sees an exporter that loses
- * nothing. Record times are fixed at build time (flows that ended up to a minute before it). */
+ * nothing. Record times are fixed at build time (flows that ended up to a minute before it),
+ * unless the pool is live (ps_packet_pool_set_live()): then the stamp also moves every record's
+ * times forward, in whole seconds, so flows keep ending up to a minute before they are sent and
+ * a long run fills every minute bucket it spans, as a router's export does. */
 #pragma once
 
 #include <glib.h>
@@ -46,6 +49,9 @@ typedef struct {
     guint8 *storage;
     gint64 boot_ms;    /* exporter boot time: sysUptime is counted from it */
     guint32 sequence;  /* next sequence number, as the version counts it */
+    gint64 built_ms;   /* the now_ms the record times are relative to */
+    gboolean live;     /* stamp moves record times along with the clock */
+    gint64 *shift_ms;  /* per data packet: how far its record times have been moved */
 } PsPacketPool;
 
 /* Fills config with the defaults for version: 30 records per packet, 8192 packets, 100,000
@@ -58,10 +64,14 @@ PsPacketPool *ps_packet_pool_new(const PsPacketPoolConfig *config, gint64 now_ms
                                  GError **error);
 void ps_packet_pool_free(PsPacketPool *pool);
 
+/* Makes ps_packet_pool_stamp() move record times with the clock (see above). Call once, before
+ * the first stamp; the records stay the same flows, only their times move. */
+void ps_packet_pool_set_live(PsPacketPool *pool);
+
 /* Writes export time, uptime and the next sequence number into packet's header (packet is the
  * pool's template packet or one of its data packets) and advances the sequence: by the records
- * for v5 and IPFIX, by one packet for v9 (RFC 3954 5.1, RFC 7011 3.1). Call just before the
- * packet is sent. */
+ * for v5 and IPFIX, by one packet for v9 (RFC 3954 5.1, RFC 7011 3.1); in a live pool it also
+ * moves the record times to now_ms's second. Call just before the packet is sent. */
 void ps_packet_pool_stamp(PsPacketPool *pool, PsPacket *packet, gint64 now_ms);
 
 /* Parses "5", "v5", "9", "v9", "10", "ipfix"; 0 when it is none of them. */

@@ -35,6 +35,7 @@ typedef struct {
     gint64 seed;
     gdouble template_interval;
     gint batch;
+    gboolean live_times;
 } BlastOptions;
 
 typedef struct {
@@ -210,6 +211,9 @@ parse_options(BlastOptions *options, int *argc, char ***argv, GError **error)
          "Seconds between template packets, v9 and IPFIX (default 1)", "S"},
         {"batch", 0, 0, G_OPTION_ARG_INT, &options->batch,
          "Most datagrams per sendmmsg (default 32)", "N"},
+        {"live-times", 0, 0, G_OPTION_ARG_NONE, &options->live_times,
+         "Move record times with the clock: flows end up to a minute before they are sent "
+         "(default: up to a minute before ps-blast started)", NULL},
         G_OPTION_ENTRY_NULL};
     g_autoptr(GOptionContext) context =
         g_option_context_new("- send NetFlow/IPFIX packets to 127.0.0.1 for benchmarks");
@@ -251,11 +255,13 @@ print_result(const PsPacketPool *pool, const BlastOptions *options,
            "\"packets\":%" G_GUINT64_FORMAT ",\"template_packets\":%" G_GUINT64_FORMAT
            ",\"records\":%" G_GUINT64_FORMAT ",\"bytes\":%" G_GUINT64_FORMAT
            ",\"send_errors\":%" G_GUINT64_FORMAT ",\"records_per_second\":%.0f"
-           ",\"records_per_packet\":%u,\"sender_cpu_seconds\":%.3f}\n",
+           ",\"records_per_packet\":%u,\"pool_packets\":%u,\"live_times\":%s"
+           ",\"sender_cpu_seconds\":%.3f}\n",
            ps_packet_pool_version_name(pool->config.version), options->port, options->rate,
            seconds, counters->packets, counters->template_packets, counters->records,
            counters->bytes, counters->send_errors, counters->records / seconds,
-           pool->config.records_per_packet, cpu);
+           pool->config.records_per_packet, pool->config.packets,
+           pool->live ? "true" : "false", cpu);
     fflush(stdout);
 }
 
@@ -292,6 +298,8 @@ main(int argc, char **argv)
         g_printerr("ps-blast: %s\n", error->message);
         return 2;
     }
+    if (options.live_times)
+        ps_packet_pool_set_live(pool);
     fd = open_loopback_socket((guint16)options.port, &error);
     if (fd < 0) {
         g_printerr("ps-blast: %s\n", error->message);
