@@ -175,10 +175,11 @@ write_quality(PsRedisPipeline *pipeline, PsFlush *flush, const PsFlushBatch *bat
                                                 batch->quality_bucket)
                                 : NULL;
 
-    if (key != NULL) {
+    if (key != NULL && batch->quality_lost + batch->quality_unknown + batch->quality_errors > 0) {
         increment(pipeline, flush, key, PS_QUALITY_SERIES, "lost", batch->quality_lost);
         increment(pipeline, flush, key, PS_QUALITY_SERIES, "unknown", batch->quality_unknown);
         increment(pipeline, flush, key, PS_QUALITY_SERIES, "errors", batch->quality_errors);
+        expire(pipeline, flush, key, flush->config.minute_ttl_s); /* a bucket without flows too */
     }
     for (guint i = 0; i < batch->deltas->len; i++) {
         const PsBucketDelta *delta = g_ptr_array_index(batch->deltas, i);
@@ -362,7 +363,9 @@ close_bucket(PsFlush *flush, const PsBucketDelta *delta, GError **error)
         g_ptr_array_add(names, (gpointer)g_array_index(delta->series, PsSeriesDelta, j).name);
     if (!write_distinct_counts(flush, delta->step, delta->start, names, error))
         return FALSE;
+    /* one transaction: a retry after a failure half-way would add the top sources twice */
     ps_redis_pipeline_init(&pipeline, flush->redis);
+    command(&pipeline, &flush->stats, "MULTI", NULL);
     for (guint j = 0; j < delta->series->len; j++)
         write_top(&pipeline, flush, delta, &g_array_index(delta->series, PsSeriesDelta, j));
     g_snprintf(start, sizeof(start), "%" G_GINT64_FORMAT, delta->start);
@@ -370,20 +373,42 @@ close_bucket(PsFlush *flush, const PsBucketDelta *delta, GError **error)
                delta->start - (gint64)flush->config.minute_ttl_s);
     command(&pipeline, &flush->stats, "ZADD", closed, start, start, NULL);
     command(&pipeline, &flush->stats, "ZREMRANGEBYSCORE", closed, "-inf", oldest, NULL);
+    command(&pipeline, &flush->stats, "EXEC", NULL);
     ok = ps_redis_pipeline_finish(&pipeline, NULL, NULL, error);
     ps_redis_pipeline_clear(&pipeline);
     if (ok && hour_ends) {
         g_autoptr(GPtrArray) hour_names = hour_series(flush, hour);
-        char hour_start[24];
+        char hour_start[24], hour_oldest[24];
         g_snprintf(hour_start, sizeof(hour_start), "%" G_GINT64_FORMAT, hour);
+        g_snprintf(hour_oldest, sizeof(hour_oldest), "%" G_GINT64_FORMAT,
+                   hour - (gint64)flush->config.hour_ttl_s);
         ok = write_distinct_counts(flush, PS_BUCKET_HOUR, hour, hour_names, error);
         ps_redis_pipeline_init(&pipeline, flush->redis);
         command(&pipeline, &flush->stats, "ZADD", hour_closed, hour_start, hour_start, NULL);
+        command(&pipeline, &flush->stats, "ZREMRANGEBYSCORE", hour_closed, "-inf", hour_oldest,
+                NULL);
         ok = ok && ps_redis_pipeline_finish(&pipeline, NULL, NULL, error);
         ps_redis_pipeline_clear(&pipeline);
     }
     if (ok)
         flush->stats.last_closed_bucket = MAX(flush->stats.last_closed_bucket, delta->start);
+    return ok;
+}
+
+/* The heartbeat's last closed bucket, once the buckets of a batch are closed. */
+static gboolean
+write_last_closed(PsFlush *flush, GError **error)
+{
+    g_autofree gchar *collector = ps_key_collector(flush->prefix, flush->collector_id);
+    PsRedisPipeline pipeline;
+    char closed[24];
+    gboolean ok;
+
+    g_snprintf(closed, sizeof(closed), "%" G_GINT64_FORMAT, flush->stats.last_closed_bucket);
+    ps_redis_pipeline_init(&pipeline, flush->redis);
+    command(&pipeline, &flush->stats, "HSET", collector, "last_closed_bucket", closed, NULL);
+    ok = ps_redis_pipeline_finish(&pipeline, NULL, NULL, error);
+    ps_redis_pipeline_clear(&pipeline);
     return ok;
 }
 
@@ -407,11 +432,15 @@ write_batch(PsFlush *flush, PsFlushBatch *batch, GError **error)
         if (ok)
             batch->stage = 1; /* the transaction is in: never apply it twice */
     }
-    for (guint i = 0; ok && batch->stage == 1 && i < batch->deltas->len; i++) {
+    for (guint i = batch->closed_next; ok && batch->stage == 1 && i < batch->deltas->len; i++) {
         const PsBucketDelta *delta = g_ptr_array_index(batch->deltas, i);
         if (delta->closing)
             ok = close_bucket(flush, delta, error);
+        if (ok)
+            batch->closed_next = i + 1;
     }
+    if (ok && batch->closed_next > 0)
+        ok = write_last_closed(flush, error);
     return ok;
 }
 
@@ -421,19 +450,27 @@ static void
 drop_oldest(PsFlush *flush, const char *why)
 {
     PsFlushBatch *batch = g_queue_pop_head(&flush->pending);
+    gboolean written = batch->stage > 0; /* counters are in Redis: only the closing is lost */
 
     g_mutex_lock(&flush->lock);
     flush->stats.dropped_batches++;
-    flush->stats.dropped.flows += batch->totals.flows;
-    flush->stats.dropped.packets += batch->totals.packets;
-    flush->stats.dropped.bytes += batch->totals.bytes;
+    if (!written) {
+        flush->stats.dropped.flows += batch->totals.flows;
+        flush->stats.dropped.packets += batch->totals.packets;
+        flush->stats.dropped.bytes += batch->totals.bytes;
+    }
     flush->stats.pending_bytes -= batch->bytes;
     flush->stats.pending_batches--;
     g_mutex_unlock(&flush->lock);
-    g_warning("dropped %" G_GUINT64_FORMAT " flows (%" G_GUINT64_FORMAT " packets, %" G_GUINT64_FORMAT
-              " bytes) aggregated at %" G_GINT64_FORMAT ": %s",
-              batch->totals.flows, batch->totals.packets, batch->totals.bytes,
-              batch->created_ms / 1000, why);
+    if (written)
+        g_warning("buckets up to %" G_GINT64_FORMAT " were counted but not closed (no final "
+                  "distinct counts, top sources or closed marker): %s",
+                  batch->created_ms / 1000, why);
+    else
+        g_warning("dropped %" G_GUINT64_FORMAT " flows (%" G_GUINT64_FORMAT
+                  " packets, %" G_GUINT64_FORMAT " bytes) aggregated at %" G_GINT64_FORMAT ": %s",
+                  batch->totals.flows, batch->totals.packets, batch->totals.bytes,
+                  batch->created_ms / 1000, why);
     ps_flush_batch_free(batch);
 }
 

@@ -39,7 +39,8 @@ typedef struct {
     guint64 quality_lost;
     guint64 quality_unknown;
     guint64 quality_errors;
-    guint stage;          /* 0 counters, 1 closing (distinct counts, top, marker), 2 done */
+    guint stage;          /* 0: counters to write; 1: written, closing buckets */
+    guint closed_next;    /* deltas before this index are closed (a retry skips them) */
 } PsFlushBatch;
 
 typedef struct {

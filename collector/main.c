@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <glib-unix.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -440,6 +441,9 @@ main(int argc, char **argv)
     Collector collector = {0};
     g_autoptr(GError) error = NULL;
     int status;
+
+    /* hiredis writes with write(2): a Redis that went away must be an error, not SIGPIPE */
+    signal(SIGPIPE, SIG_IGN);
 
     if (!parse_options(&collector.options, &argc, &argv, &error)) {
         g_printerr("%s\n", error->message);
