@@ -152,18 +152,23 @@ class Collector:
         self.peak_rss_kib = peak_rss_kib(pid)
         self.process.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + 30
-        while True:
-            done, status, usage = os.wait4(pid, os.WNOHANG)
-            if done == pid:
-                break
-            self.peak_rss_kib = peak_rss_kib(pid) or self.peak_rss_kib
-            if time.monotonic() > deadline:
-                self.process.kill()
-                done, status, usage = os.wait4(pid, 0)
-                break
-            time.sleep(0.01)
-        self.process.returncode = os.waitstatus_to_exitcode(status)
-        self.exit_cpu_seconds = usage.ru_utime + usage.ru_stime
+        self.exit_cpu_seconds = cpu_seconds(pid)
+        try:
+            while True:
+                done, status, usage = os.wait4(pid, os.WNOHANG)
+                if done == pid:
+                    break
+                self.peak_rss_kib = peak_rss_kib(pid) or self.peak_rss_kib
+                if time.monotonic() > deadline:
+                    self.process.kill()
+                    done, status, usage = os.wait4(pid, 0)
+                    break
+                time.sleep(0.01)
+            self.process.returncode = os.waitstatus_to_exitcode(status)
+            self.exit_cpu_seconds = usage.ru_utime + usage.ru_stime
+        except ChildProcessError:
+            # already reaped (Popen.poll() while starting): it died; keep the /proc reading
+            self.process.wait()
         self.output.seek(0)
         text = self.output.read()
         self.output.close()
