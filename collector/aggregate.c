@@ -17,24 +17,41 @@
 
 typedef struct {
     guint32 key; /* direction << 24 | proto << 16 | port, or OTHER_KEY */
-    PsCounts counts;
+    PsCounts counts; /* since the last take */
+    PsCounts total;  /* since the bucket began: what the hour roll-up gets at close */
     PsHll sources;
     PsHll destinations;
     gboolean dirty;
 } Series;
 
-/* One (series, source) pair of a bucket, for the top K; series 0 marks an empty slot. */
+/* One (series, address) pair of a bucket: a source (for the top K, and so that a source seen
+ * again does not touch the sketch again) or a destination (only the latter). Series 0 marks an
+ * empty slot. */
+#define PAIR_DESTINATION 0x80000000u
+
+typedef enum {
+    PAIR_SEEN, /* seen before in this bucket: the sketches already have it */
+    PAIR_NEW,
+    PAIR_FULL, /* the table is full: not tracked */
+} PairResult;
+
 typedef struct {
-    guint32 series; /* index + 1 */
+    guint32 series; /* index + 1, | PAIR_DESTINATION for a destination */
     guint32 hash;
     guint64 flows;
     PsAddress source;
 } Pair;
 
+/* A slot of the series index: the key beside the position, so a lookup touches one line. */
+typedef struct {
+    guint32 key;
+    guint32 position; /* series index + 1, 0 empty */
+} Slot;
+
 typedef struct {
     gint64 start;
     GArray *series;  /* Series */
-    guint32 *index;  /* open addressing: series index + 1, 0 empty */
+    Slot *index;     /* open addressing */
     guint index_mask;
     Pair *pairs;
     guint pairs_mask;
@@ -221,7 +238,7 @@ bucket_new(gint64 start)
     bucket->start = start;
     bucket->series = g_array_new(FALSE, TRUE, sizeof(Series));
     bucket->index_mask = INDEX_MIN - 1;
-    bucket->index = g_new0(guint32, INDEX_MIN);
+    bucket->index = g_new0(Slot, INDEX_MIN);
     return bucket;
 }
 
@@ -237,13 +254,14 @@ grow_index(Bucket *bucket)
     guint capacity = (bucket->index_mask + 1) * 2;
 
     g_free(bucket->index);
-    bucket->index = g_new0(guint32, capacity);
+    bucket->index = g_new0(Slot, capacity);
     bucket->index_mask = capacity - 1;
     for (guint i = 0; i < bucket->series->len; i++) {
-        guint slot = key_slot(g_array_index(bucket->series, Series, i).key, bucket->index_mask);
-        while (bucket->index[slot] != 0)
+        guint32 key = g_array_index(bucket->series, Series, i).key;
+        guint slot = key_slot(key, bucket->index_mask);
+        while (bucket->index[slot].position != 0)
             slot = (slot + 1) & bucket->index_mask;
-        bucket->index[slot] = i + 1;
+        bucket->index[slot] = (Slot){key, i + 1};
     }
 }
 
@@ -252,11 +270,11 @@ static guint
 find_series(PsAggregate *aggregate, Bucket *bucket, guint32 key)
 {
     guint slot = key_slot(key, bucket->index_mask);
-    Series fresh = {.key = key};
+    Series fresh;
 
-    while (bucket->index[slot] != 0) {
-        if (g_array_index(bucket->series, Series, bucket->index[slot] - 1).key == key)
-            return bucket->index[slot] - 1;
+    while (bucket->index[slot].position != 0) {
+        if (bucket->index[slot].key == key)
+            return bucket->index[slot].position - 1;
         slot = (slot + 1) & bucket->index_mask;
     }
     /* one slot is kept for "other", which may always be created */
@@ -264,8 +282,10 @@ find_series(PsAggregate *aggregate, Bucket *bucket, guint32 key)
         aggregate->stats.other_series++;
         return find_series(aggregate, bucket, OTHER_KEY);
     }
+    memset(&fresh, 0, sizeof(fresh));
+    fresh.key = key;
     g_array_append_val(bucket->series, fresh);
-    bucket->index[slot] = bucket->series->len;
+    bucket->index[slot] = (Slot){key, bucket->series->len};
     if (bucket->series->len * 2 > bucket->index_mask)
         grow_index(bucket);
     return bucket->series->len - 1;
@@ -292,36 +312,34 @@ grow_pairs(Bucket *bucket)
     g_free(old);
 }
 
-/* Counts a flow for (series, source); FALSE when the pair table is full. */
-static gboolean
-count_source(PsAggregate *aggregate, Bucket *bucket, guint series, const PsAddress *source,
-             guint64 source_hash)
+/* Notes a flow's (series, address) pair; counts a source's flows for the top K. */
+static PairResult
+note_pair(PsAggregate *aggregate, Bucket *bucket, guint32 series, const PsAddress *address,
+          guint64 address_hash)
 {
-    guint32 hash = (guint32)(source_hash >> 32) ^ (series + 1) * GOLDEN32;
+    guint32 hash = (guint32)(address_hash >> 32) ^ series * GOLDEN32;
     guint slot;
 
-    if (bucket->pairs == NULL || bucket->n_pairs * 2 >= bucket->pairs_mask + 1) {
-        if (bucket->pairs != NULL && bucket->n_pairs >= aggregate->config.max_sources)
-            goto lookup_only;
+    if (bucket->pairs == NULL ||
+        (bucket->n_pairs * 2 >= bucket->pairs_mask + 1 &&
+         bucket->n_pairs < aggregate->config.max_sources))
         grow_pairs(bucket);
-    }
-lookup_only:
     slot = hash & bucket->pairs_mask;
     while (bucket->pairs[slot].series != 0) {
         Pair *pair = &bucket->pairs[slot];
-        if (pair->hash == hash && pair->series == series + 1 &&
-            ps_address_equal(&pair->source, source)) {
+        if (pair->hash == hash && pair->series == series &&
+            ps_address_equal(&pair->source, address)) {
             pair->flows++;
-            return TRUE;
+            return PAIR_SEEN;
         }
         slot = (slot + 1) & bucket->pairs_mask;
     }
     if (bucket->n_pairs >= aggregate->config.max_sources ||
         (bucket->n_pairs + 1) * 2 > bucket->pairs_mask + 1)
-        return FALSE;
-    bucket->pairs[slot] = (Pair){.series = series + 1, .hash = hash, .flows = 1, .source = *source};
+        return PAIR_FULL;
+    bucket->pairs[slot] = (Pair){.series = series, .hash = hash, .flows = 1, .source = *address};
     bucket->n_pairs++;
-    return TRUE;
+    return PAIR_NEW;
 }
 
 static Bucket *
@@ -363,25 +381,39 @@ bucket_start_for(PsAggregate *aggregate, const PsFlow *flow, gint64 now_ms)
 }
 
 static void
+add_counts(PsCounts *counts, const PsFlow *flow, guint64 sampling)
+{
+    counts->flows++;
+    counts->packets += flow->packets * sampling;
+    counts->bytes += flow->bytes * sampling;
+    counts->syn += is_syn_only(flow);
+}
+
+static void
 add_to_series(PsAggregate *aggregate, Bucket *bucket, guint32 key, const PsFlow *flow,
               guint64 src_hash, guint64 dst_hash)
 {
     guint index = find_series(aggregate, bucket, key);
     Series *series = &g_array_index(bucket->series, Series, index);
     guint64 sampling = flow->sampling > 0 ? flow->sampling : 1;
+    PairResult source, destination;
 
-    series->counts.flows++;
-    series->counts.packets += flow->packets * sampling;
-    series->counts.bytes += flow->bytes * sampling;
-    series->counts.syn += is_syn_only(flow);
+    add_counts(&series->counts, flow, sampling);
+    add_counts(&series->total, flow, sampling);
     series->dirty = TRUE;
-    ps_hll_add_hash(&series->sources, src_hash);
-    ps_hll_add_hash(&series->destinations, dst_hash);
-    if (!count_source(aggregate, bucket, index, &flow->src, src_hash)) {
-        /* series may have moved: count_source never appends to bucket->series */
+    /* an address already seen for this series in this bucket cannot change its sketch */
+    source = note_pair(aggregate, bucket, index + 1, &flow->src, src_hash);
+    if (source != PAIR_SEEN)
+        ps_hll_add_hash(&series->sources, src_hash);
+    if (source == PAIR_FULL) {
         series->counts.untracked++;
+        series->total.untracked++;
         aggregate->stats.untracked_sources++;
     }
+    destination = note_pair(aggregate, bucket, (index + 1) | PAIR_DESTINATION, &flow->dst,
+                            dst_hash);
+    if (destination != PAIR_SEEN)
+        ps_hll_add_hash(&series->destinations, dst_hash);
 }
 
 static guint64
@@ -447,7 +479,7 @@ top_sources(const PsAggregate *aggregate, const Bucket *bucket)
     for (guint i = 0; bucket->pairs != NULL && i <= bucket->pairs_mask; i++) {
         const Pair *pair = &bucket->pairs[i];
         PsTopSource top;
-        if (pair->series == 0)
+        if (pair->series == 0 || (pair->series & PAIR_DESTINATION))
             continue;
         top.source = pair->source;
         top.flows = pair->flows;
@@ -480,6 +512,7 @@ take_bucket(const PsAggregate *aggregate, Bucket *bucket, gboolean closing)
             continue;
         series_name(series->key, out.name);
         out.counts = series->counts;
+        out.total = series->total;
         out.sources = series->sources; /* ownership moves with the delta */
         out.destinations = series->destinations;
         if (closing)

@@ -26,7 +26,8 @@ typedef struct {
     gint64 clock_tolerance_ms;  /* exporter clock vs ours; beyond it, arrival time is used */
     gint64 retention_s;         /* flows older than this are dropped (and counted) */
     guint max_series;           /* per bucket */
-    guint max_sources;          /* tracked (series, source) pairs per bucket, for top K */
+    guint max_sources;          /* tracked (series, address) pairs per bucket: top K, and
+                                 * sketches touched once per address */
     guint top_k;
     const guint16 *service_ports; /* besides ports below 1024: the service side of a flow */
     guint n_service_ports;
@@ -58,7 +59,8 @@ typedef struct {
 /* One series' change since the last take. */
 typedef struct {
     char name[PS_SERIES_STRLEN];
-    PsCounts counts;
+    PsCounts counts;    /* since the last take */
+    PsCounts total;     /* since the bucket began (for the hour roll-up at close) */
     PsHll sources;      /* registers changed since the last take (a max-union delta) */
     PsHll destinations;
     GArray *top;        /* PsTopSource, heaviest first; only when the bucket closes */

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "bucket.h"
+#include "bucket_write.h"
 #include "flush.h"
 #include "keys.h"
 
@@ -25,7 +26,6 @@ struct PsFlush {
     gint64 next_attempt_us;
     guint backoff_ms;
     gint64 started_s;
-    guint8 hll_buffer[PS_HLL_SERIALIZED_MAX];
 };
 
 /* ---- batches ---- */
@@ -108,54 +108,6 @@ increment(PsRedisPipeline *pipeline, PsFlush *flush, const char *key, const char
     command(pipeline, &flush->stats, "HINCRBY", key, field, number, NULL);
 }
 
-/* Merges a sketch into a Redis HyperLogLog: SET a scratch key, PFMERGE, as PFADD would. */
-static void
-merge_sketch(PsRedisPipeline *pipeline, PsFlush *flush, const char *key, const PsHll *hll,
-             guint ttl_s)
-{
-    gsize len = ps_hll_serialize(hll, flush->hll_buffer);
-    const char *set_argv[] = {"SET", flush->tmp_key, (const char *)flush->hll_buffer};
-    gsize set_len[] = {3, strlen(flush->tmp_key), len};
-    char ttl[16];
-
-    g_snprintf(ttl, sizeof(ttl), "%u", ttl_s);
-    ps_redis_pipeline_append(pipeline, 3, set_argv, set_len);
-    command(pipeline, &flush->stats, "PFMERGE", key, key, flush->tmp_key, NULL);
-    command(pipeline, &flush->stats, "EXPIRE", key, ttl, NULL);
-    flush->stats.commands++;
-}
-
-static gboolean
-hll_empty(const PsHll *hll)
-{
-    return hll->dense == NULL && hll->n_sparse == 0;
-}
-
-/* One series' delta into the bucket of the given step (minute, or the hour it rolls up to). */
-static void
-write_series(PsRedisPipeline *pipeline, PsFlush *flush, guint step, gint64 start,
-             const PsSeriesDelta *series, guint ttl_s)
-{
-    g_autofree gchar *bucket = ps_key_bucket(flush->prefix, step, start);
-    const PsCounts *c = &series->counts;
-
-    increment(pipeline, flush, bucket, series->name, "flows", c->flows);
-    increment(pipeline, flush, bucket, series->name, "pkts", c->packets);
-    increment(pipeline, flush, bucket, series->name, "bytes", c->bytes);
-    increment(pipeline, flush, bucket, series->name, "syn", c->syn);
-    increment(pipeline, flush, bucket, series->name, "untracked", c->untracked);
-    if (!hll_empty(&series->sources)) {
-        g_autofree gchar *key = ps_key_bucket_series(flush->prefix, step, start, "src",
-                                                     series->name);
-        merge_sketch(pipeline, flush, key, &series->sources, ttl_s);
-    }
-    if (!hll_empty(&series->destinations)) {
-        g_autofree gchar *key = ps_key_bucket_series(flush->prefix, step, start, "dst",
-                                                     series->name);
-        merge_sketch(pipeline, flush, key, &series->destinations, ttl_s);
-    }
-}
-
 static void
 expire(PsRedisPipeline *pipeline, PsFlush *flush, const char *key, guint ttl_s)
 {
@@ -195,23 +147,13 @@ write_counters(PsRedisPipeline *pipeline, PsFlush *flush, const PsFlushBatch *ba
     command(pipeline, &flush->stats, "MULTI", NULL);
     for (guint i = 0; i < batch->deltas->len; i++) {
         const PsBucketDelta *delta = g_ptr_array_index(batch->deltas, i);
-        gint64 hour = ps_bucket_start(delta->start, PS_BUCKET_HOUR);
-        g_autofree gchar *minute_key = ps_key_bucket(flush->prefix, delta->step, delta->start);
-        g_autofree gchar *hour_key = ps_key_bucket(flush->prefix, PS_BUCKET_HOUR, hour);
-
-        for (guint j = 0; j < delta->series->len; j++) {
-            const PsSeriesDelta *series = &g_array_index(delta->series, PsSeriesDelta, j);
-            write_series(pipeline, flush, delta->step, delta->start, series,
-                         flush->config.minute_ttl_s);
-            if (delta->step != PS_BUCKET_HOUR)
-                write_series(pipeline, flush, PS_BUCKET_HOUR, hour, series,
-                             flush->config.hour_ttl_s);
-        }
-        expire(pipeline, flush, minute_key, flush->config.minute_ttl_s);
-        expire(pipeline, flush, hour_key, flush->config.hour_ttl_s);
+        flush->stats.commands +=
+            ps_bucket_write_counters(pipeline, flush->prefix, delta->step, delta->start, delta,
+                                     FALSE, flush->config.minute_ttl_s) +
+            ps_bucket_write_sketches(pipeline, flush->prefix, flush->tmp_key, delta,
+                                     flush->config.minute_ttl_s);
     }
     write_quality(pipeline, flush, batch);
-    command(pipeline, &flush->stats, "DEL", flush->tmp_key, NULL);
     command(pipeline, &flush->stats, "EXEC", NULL);
 }
 
@@ -368,6 +310,8 @@ close_bucket(PsFlush *flush, const PsBucketDelta *delta, GError **error)
     command(&pipeline, &flush->stats, "MULTI", NULL);
     for (guint j = 0; j < delta->series->len; j++)
         write_top(&pipeline, flush, delta, &g_array_index(delta->series, PsSeriesDelta, j));
+    flush->stats.commands +=
+        ps_bucket_write_rollup(&pipeline, flush->prefix, delta, flush->config.hour_ttl_s);
     g_snprintf(start, sizeof(start), "%" G_GINT64_FORMAT, delta->start);
     g_snprintf(oldest, sizeof(oldest), "%" G_GINT64_FORMAT,
                delta->start - (gint64)flush->config.minute_ttl_s);

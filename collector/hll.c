@@ -64,34 +64,41 @@ static void
 make_dense(PsHll *hll)
 {
     hll->dense = g_malloc0(PS_HLL_REGISTERS);
-    for (guint i = 0; i < hll->n_sparse; i++)
-        set_dense(hll, hll->sparse[i] >> 8, hll->sparse[i] & 0xff);
+    for (guint i = 0; hll->sparse != NULL && i < PS_HLL_SPARSE_SLOTS; i++) {
+        if (hll->sparse[i] != 0)
+            set_dense(hll, hll->sparse[i] >> 8, hll->sparse[i] & 0xff);
+    }
     g_clear_pointer(&hll->sparse, g_free);
-    hll->n_sparse = hll->sparse_capacity = 0;
+    hll->n_sparse = 0;
 }
 
+/* The sparse form is a small open-addressing table of (register << 8 | rank), keyed by the
+ * register: a lookup is one or two probes, not a scan. */
 static gboolean
 set_register(PsHll *hll, guint index, guint8 rank)
 {
+    guint slot;
+
     if (hll->dense != NULL)
         return set_dense(hll, index, rank);
-    for (guint i = 0; i < hll->n_sparse; i++) {
-        if (hll->sparse[i] >> 8 == index) {
-            if ((hll->sparse[i] & 0xff) >= rank)
+    if (hll->sparse == NULL)
+        hll->sparse = g_new0(guint32, PS_HLL_SPARSE_SLOTS);
+    slot = (index * 2654435761u) >> (32 - PS_HLL_SPARSE_BITS);
+    while (hll->sparse[slot] != 0) {
+        if (hll->sparse[slot] >> 8 == index) {
+            if ((hll->sparse[slot] & 0xff) >= rank)
                 return FALSE;
-            hll->sparse[i] = index << 8 | rank;
+            hll->sparse[slot] = index << 8 | rank;
             return TRUE;
         }
+        slot = (slot + 1) & (PS_HLL_SPARSE_SLOTS - 1);
     }
     if (hll->n_sparse == PS_HLL_SPARSE_MAX) {
         make_dense(hll);
         return set_dense(hll, index, rank);
     }
-    if (hll->n_sparse == hll->sparse_capacity) {
-        hll->sparse_capacity = hll->sparse_capacity == 0 ? 4 : hll->sparse_capacity * 2;
-        hll->sparse = g_renew(guint32, hll->sparse, hll->sparse_capacity);
-    }
-    hll->sparse[hll->n_sparse++] = index << 8 | rank;
+    hll->sparse[slot] = index << 8 | rank;
+    hll->n_sparse++;
     return TRUE;
 }
 
@@ -114,8 +121,24 @@ ps_hll_merge(PsHll *hll, const PsHll *other)
             set_dense(hll, i, other->dense[i]);
         return;
     }
-    for (guint i = 0; i < other->n_sparse; i++)
-        set_register(hll, other->sparse[i] >> 8, other->sparse[i] & 0xff);
+    for (guint i = 0; other->sparse != NULL && i < PS_HLL_SPARSE_SLOTS; i++) {
+        if (other->sparse[i] != 0)
+            set_register(hll, other->sparse[i] >> 8, other->sparse[i] & 0xff);
+    }
+}
+
+/* The sparse table's entries, packed (n_sparse of them). */
+static guint32 *
+sparse_entries(const PsHll *hll)
+{
+    guint32 *entries = g_new(guint32, MAX(hll->n_sparse, 1));
+    guint n = 0;
+
+    for (guint i = 0; hll->sparse != NULL && i < PS_HLL_SPARSE_SLOTS; i++) {
+        if (hll->sparse[i] != 0)
+            entries[n++] = hll->sparse[i];
+    }
+    return entries;
 }
 
 static int
@@ -202,12 +225,13 @@ ps_hll_serialize(const PsHll *hll, guint8 out[PS_HLL_SERIALIZED_MAX])
     gsize len;
 
     if (hll->dense == NULL) {
-        len = serialize_sparse(hll->sparse, hll->n_sparse, out);
+        g_autofree guint32 *packed = sparse_entries(hll);
+        len = serialize_sparse(packed, hll->n_sparse, out);
         if (len > 0)
             return len;
         registers = g_malloc0(PS_HLL_REGISTERS);
         for (guint i = 0; i < hll->n_sparse; i++)
-            registers[hll->sparse[i] >> 8] = hll->sparse[i] & 0xff;
+            registers[packed[i] >> 8] = packed[i] & 0xff;
         return serialize_dense(registers, out);
     }
     entries = g_new(guint32, SPARSE_WORTH_MAX);
@@ -239,8 +263,10 @@ ps_hll_estimate(const PsHll *hll)
         zeros += rank == 0;
     }
     if (hll->dense == NULL) {
-        for (guint i = 0; i < hll->n_sparse; i++)
-            sum += ldexp(1.0, -(int)(hll->sparse[i] & 0xff)) - 1.0;
+        for (guint i = 0; hll->sparse != NULL && i < PS_HLL_SPARSE_SLOTS; i++) {
+            if (hll->sparse[i] != 0)
+                sum += ldexp(1.0, -(int)(hll->sparse[i] & 0xff)) - 1.0;
+        }
         zeros -= hll->n_sparse;
     }
     estimate = 0.7213 / (1 + 1.079 / m) * m * m / sum;
@@ -252,7 +278,8 @@ ps_hll_estimate(const PsHll *hll)
 gsize
 ps_hll_memory(const PsHll *hll)
 {
-    return (hll->dense != NULL ? PS_HLL_REGISTERS : 0) + hll->sparse_capacity * sizeof(guint32);
+    return (hll->dense != NULL ? PS_HLL_REGISTERS : 0) +
+           (hll->sparse != NULL ? PS_HLL_SPARSE_SLOTS * sizeof(guint32) : 0);
 }
 
 void
@@ -260,5 +287,5 @@ ps_hll_clear(PsHll *hll)
 {
     g_clear_pointer(&hll->dense, g_free);
     g_clear_pointer(&hll->sparse, g_free);
-    hll->n_sparse = hll->sparse_capacity = 0;
+    hll->n_sparse = 0;
 }

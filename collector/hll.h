@@ -12,14 +12,15 @@
 #include <glib.h>
 
 #define PS_HLL_REGISTERS     16384
-#define PS_HLL_SPARSE_MAX    48
+#define PS_HLL_SPARSE_BITS   6
+#define PS_HLL_SPARSE_SLOTS  (1 << PS_HLL_SPARSE_BITS)
+#define PS_HLL_SPARSE_MAX    48 /* registers; past this the sketch turns dense */
 #define PS_HLL_SERIALIZED_MAX (16 + 12288) /* Redis's dense size */
 
 typedef struct {
     guint8 *dense;      /* PS_HLL_REGISTERS ranks, or NULL while sparse */
-    guint32 *sparse;    /* index << 8 | rank, unsorted */
+    guint32 *sparse;    /* PS_HLL_SPARSE_SLOTS of index << 8 | rank (0: empty), or NULL */
     guint16 n_sparse;
-    guint16 sparse_capacity;
 } PsHll;
 
 /* Redis's MurmurHash64A of a member, with its seed. */
