@@ -24,22 +24,20 @@ typedef struct {
     gboolean dirty;
 } Series;
 
-/* One (series, address) pair of a bucket: a source (for the top K, and so that a source seen
- * again does not touch the sketch again) or a destination (only the latter). Series 0 marks an
- * empty slot. */
-#define PAIR_DESTINATION 0x80000000u
-
+/* One (series, source) pair of a bucket, for the top K, and so that a source seen again
+ * does not touch the sketch again. 16 bytes, so that a probe is one cache line: the pair is
+ * known by a 64-bit fingerprint of (series, address), the address itself is kept aside for the
+ * top K. fingerprint 0 marks an empty slot. */
 typedef enum {
-    PAIR_SEEN, /* seen before in this bucket: the sketches already have it */
+    PAIR_SEEN, /* seen before in this bucket: the sketch already has it */
     PAIR_NEW,
     PAIR_FULL, /* the table is full: not tracked */
 } PairResult;
 
 typedef struct {
-    guint32 series; /* index + 1, | PAIR_DESTINATION for a destination */
-    guint32 hash;
-    guint64 flows;
-    PsAddress source;
+    guint64 fingerprint;
+    guint32 flows;
+    guint32 address; /* index into Bucket.addresses */
 } Pair;
 
 /* A slot of the series index: the key beside the position, so a lookup touches one line. */
@@ -56,6 +54,8 @@ typedef struct {
     Pair *pairs;
     guint pairs_mask;
     guint n_pairs;
+    GArray *addresses;      /* PsAddress of each pair */
+    GArray *pair_series;    /* guint32 series index of each pair */
 } Bucket;
 
 struct PsAggregate {
@@ -154,6 +154,8 @@ bucket_free(Bucket *bucket)
     g_array_unref(bucket->series);
     g_free(bucket->index);
     g_free(bucket->pairs);
+    g_array_unref(bucket->addresses);
+    g_array_unref(bucket->pair_series);
     g_free(bucket);
 }
 
@@ -239,6 +241,8 @@ bucket_new(gint64 start)
     bucket->series = g_array_new(FALSE, TRUE, sizeof(Series));
     bucket->index_mask = INDEX_MIN - 1;
     bucket->index = g_new0(Slot, INDEX_MIN);
+    bucket->addresses = g_array_new(FALSE, FALSE, sizeof(PsAddress));
+    bucket->pair_series = g_array_new(FALSE, FALSE, sizeof(guint32));
     return bucket;
 }
 
@@ -302,34 +306,33 @@ grow_pairs(Bucket *bucket)
     bucket->pairs_mask = capacity - 1;
     for (guint i = 0; i < old_capacity; i++) {
         guint slot;
-        if (old[i].series == 0)
+        if (old[i].fingerprint == 0)
             continue;
-        slot = old[i].hash & bucket->pairs_mask;
-        while (bucket->pairs[slot].series != 0)
+        slot = old[i].fingerprint & bucket->pairs_mask;
+        while (bucket->pairs[slot].fingerprint != 0)
             slot = (slot + 1) & bucket->pairs_mask;
         bucket->pairs[slot] = old[i];
     }
     g_free(old);
 }
 
-/* Notes a flow's (series, address) pair; counts a source's flows for the top K. */
+/* Notes a flow's (series, source) pair and counts its flows for the top K. */
 static PairResult
 note_pair(PsAggregate *aggregate, Bucket *bucket, guint32 series, const PsAddress *address,
           guint64 address_hash)
 {
-    guint32 hash = (guint32)(address_hash >> 32) ^ series * GOLDEN32;
+    guint64 fingerprint = address_hash ^ ((guint64)series + 1) * 0x9e3779b97f4a7c15ULL;
     guint slot;
 
+    fingerprint += fingerprint == 0; /* 0 marks empty slots */
     if (bucket->pairs == NULL ||
         (bucket->n_pairs * 2 >= bucket->pairs_mask + 1 &&
          bucket->n_pairs < aggregate->config.max_sources))
         grow_pairs(bucket);
-    slot = hash & bucket->pairs_mask;
-    while (bucket->pairs[slot].series != 0) {
-        Pair *pair = &bucket->pairs[slot];
-        if (pair->hash == hash && pair->series == series &&
-            ps_address_equal(&pair->source, address)) {
-            pair->flows++;
+    slot = fingerprint & bucket->pairs_mask;
+    while (bucket->pairs[slot].fingerprint != 0) {
+        if (bucket->pairs[slot].fingerprint == fingerprint) {
+            bucket->pairs[slot].flows++;
             return PAIR_SEEN;
         }
         slot = (slot + 1) & bucket->pairs_mask;
@@ -337,7 +340,10 @@ note_pair(PsAggregate *aggregate, Bucket *bucket, guint32 series, const PsAddres
     if (bucket->n_pairs >= aggregate->config.max_sources ||
         (bucket->n_pairs + 1) * 2 > bucket->pairs_mask + 1)
         return PAIR_FULL;
-    bucket->pairs[slot] = (Pair){.series = series, .hash = hash, .flows = 1, .source = *address};
+    bucket->pairs[slot] =
+        (Pair){.fingerprint = fingerprint, .flows = 1, .address = bucket->addresses->len};
+    g_array_append_val(bucket->addresses, *address);
+    g_array_append_val(bucket->pair_series, series);
     bucket->n_pairs++;
     return PAIR_NEW;
 }
@@ -396,13 +402,13 @@ add_to_series(PsAggregate *aggregate, Bucket *bucket, guint32 key, const PsFlow 
     guint index = find_series(aggregate, bucket, key);
     Series *series = &g_array_index(bucket->series, Series, index);
     guint64 sampling = flow->sampling > 0 ? flow->sampling : 1;
-    PairResult source, destination;
+    PairResult source;
 
     add_counts(&series->counts, flow, sampling);
     add_counts(&series->total, flow, sampling);
     series->dirty = TRUE;
-    /* an address already seen for this series in this bucket cannot change its sketch */
-    source = note_pair(aggregate, bucket, index + 1, &flow->src, src_hash);
+    /* a source already seen for this series in this bucket cannot change its sketch */
+    source = note_pair(aggregate, bucket, index, &flow->src, src_hash);
     if (source != PAIR_SEEN)
         ps_hll_add_hash(&series->sources, src_hash);
     if (source == PAIR_FULL) {
@@ -410,10 +416,8 @@ add_to_series(PsAggregate *aggregate, Bucket *bucket, guint32 key, const PsFlow 
         series->total.untracked++;
         aggregate->stats.untracked_sources++;
     }
-    destination = note_pair(aggregate, bucket, (index + 1) | PAIR_DESTINATION, &flow->dst,
-                            dst_hash);
-    if (destination != PAIR_SEEN)
-        ps_hll_add_hash(&series->destinations, dst_hash);
+    /* destinations are few per port in real traffic: the same registers, cache-hot */
+    ps_hll_add_hash(&series->destinations, dst_hash);
 }
 
 static guint64
@@ -479,11 +483,13 @@ top_sources(const PsAggregate *aggregate, const Bucket *bucket)
     for (guint i = 0; bucket->pairs != NULL && i <= bucket->pairs_mask; i++) {
         const Pair *pair = &bucket->pairs[i];
         PsTopSource top;
-        if (pair->series == 0 || (pair->series & PAIR_DESTINATION))
+        if (pair->fingerprint == 0)
             continue;
-        top.source = pair->source;
+        top.source = g_array_index(bucket->addresses, PsAddress, pair->address);
         top.flows = pair->flows;
-        g_array_append_val(g_ptr_array_index(tops, pair->series - 1), top);
+        g_array_append_val(g_ptr_array_index(tops, g_array_index(bucket->pair_series, guint32,
+                                                                 pair->address)),
+                           top);
     }
     for (guint i = 0; i < tops->len; i++) {
         GArray *top = g_ptr_array_index(tops, i);

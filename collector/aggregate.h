@@ -26,8 +26,8 @@ typedef struct {
     gint64 clock_tolerance_ms;  /* exporter clock vs ours; beyond it, arrival time is used */
     gint64 retention_s;         /* flows older than this are dropped (and counted) */
     guint max_series;           /* per bucket */
-    guint max_sources;          /* tracked (series, address) pairs per bucket: top K, and
-                                 * sketches touched once per address */
+    guint max_sources;          /* tracked (series, source) pairs per bucket: top K, and
+                                 * sketches touched once per source */
     guint top_k;
     const guint16 *service_ports; /* besides ports below 1024: the service side of a flow */
     guint n_service_ports;

@@ -247,15 +247,15 @@ test_caps_and_top(void)
     g_assert_cmpuint(ps_aggregate_stats(aggregate)->other_series, ==, 2);
     series = find_series(deltas, -1, "tcp/445");
     g_assert_cmpuint(series->counts.flows, ==, 210);
-    /* only 8 pairs fit: the destination takes one, sources 10.0.0.0 .. 10.0.0.6 the others;
-     * the flows of the rest are untracked (still counted, not in the top K) */
-    g_assert_cmpuint(series->counts.untracked, ==, 210 - 28);
+    /* only 8 pairs fit: sources 10.0.0.0 .. 10.0.0.7 are tracked; the flows of the rest are
+     * untracked (still counted, not in the top K) */
+    g_assert_cmpuint(series->counts.untracked, ==, 210 - 36);
     g_assert_cmpuint(ps_hll_estimate(&series->sources), ==, 20); /* sketches have no cap */
     g_assert_cmpuint(series->top->len, ==, 3);
     g_assert_cmpstr(ps_address_to_string(&g_array_index(series->top, PsTopSource, 0).source,
-                                         address), ==, "10.0.0.6");
-    g_assert_cmpuint(g_array_index(series->top, PsTopSource, 0).flows, ==, 7);
-    g_assert_cmpuint(g_array_index(series->top, PsTopSource, 2).flows, ==, 5);
+                                         address), ==, "10.0.0.7");
+    g_assert_cmpuint(g_array_index(series->top, PsTopSource, 0).flows, ==, 8);
+    g_assert_cmpuint(g_array_index(series->top, PsTopSource, 2).flows, ==, 6);
 }
 
 static void
