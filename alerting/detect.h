@@ -53,9 +53,9 @@ typedef struct {
     double jump_z;                         /* 8 */
     double jump_ratio;                     /* 10 */
     double cusum_cap;                      /* 6: z counted at most this much per bucket */
-    double cusum_slack;                    /* 1 */
-    double cusum_open;                     /* 10 */
-    double cusum_ratio;                    /* 1.3 */
+    double cusum_slack;                    /* 2 */
+    double cusum_open;                     /* 20 */
+    double cusum_ratio;                    /* 1.5 */
     double quiet_z;                        /* 2 */
     double quiet_ratio;                    /* 1.3 */
     guint quiet_buckets;                   /* 10 */

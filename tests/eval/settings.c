@@ -1,0 +1,119 @@
+#include "config.h"
+
+#include <stddef.h>
+#include <stdlib.h>
+
+#include "settings.h"
+
+typedef enum { FIELD_DOUBLE, FIELD_UINT, FIELD_INT64 } FieldType;
+
+typedef struct {
+    const char *name;
+    FieldType type;
+    size_t offset;
+} Field;
+
+#define DOUBLE_FIELD(f) {#f, FIELD_DOUBLE, offsetof(PsDetectConfig, f)}
+#define UINT_FIELD(f)   {#f, FIELD_UINT, offsetof(PsDetectConfig, f)}
+#define INT64_FIELD(f)  {#f, FIELD_INT64, offsetof(PsDetectConfig, f)}
+
+static const Field fields[] = {
+    DOUBLE_FIELD(z_min),
+    DOUBLE_FIELD(ratio_min),
+    DOUBLE_FIELD(young_z_min),
+    DOUBLE_FIELD(young_ratio_min),
+    {"excess_sources", FIELD_DOUBLE, offsetof(PsDetectConfig, excess_min[PS_METRIC_SOURCES])},
+    {"excess_syn", FIELD_DOUBLE, offsetof(PsDetectConfig, excess_min[PS_METRIC_SYN])},
+    {"excess_dests", FIELD_DOUBLE, offsetof(PsDetectConfig, excess_min[PS_METRIC_DESTS])},
+    {"excess_flows", FIELD_DOUBLE, offsetof(PsDetectConfig, excess_min[PS_METRIC_FLOWS])},
+    {"volume_sources", FIELD_DOUBLE, offsetof(PsDetectConfig, volume_min[PS_METRIC_SOURCES])},
+    {"volume_syn", FIELD_DOUBLE, offsetof(PsDetectConfig, volume_min[PS_METRIC_SYN])},
+    {"volume_dests", FIELD_DOUBLE, offsetof(PsDetectConfig, volume_min[PS_METRIC_DESTS])},
+    {"volume_flows", FIELD_DOUBLE, offsetof(PsDetectConfig, volume_min[PS_METRIC_FLOWS])},
+    UINT_FIELD(open_hits),
+    UINT_FIELD(open_window),
+    DOUBLE_FIELD(jump_z),
+    DOUBLE_FIELD(jump_ratio),
+    DOUBLE_FIELD(cusum_cap),
+    DOUBLE_FIELD(cusum_slack),
+    DOUBLE_FIELD(cusum_open),
+    DOUBLE_FIELD(cusum_ratio),
+    DOUBLE_FIELD(quiet_z),
+    DOUBLE_FIELD(quiet_ratio),
+    UINT_FIELD(quiet_buckets),
+    INT64_FIELD(cooldown_s),
+    INT64_FIELD(reminder_s),
+    UINT_FIELD(level_min_buckets),
+    INT64_FIELD(exclusion_s),
+};
+
+G_DEFINE_QUARK(ps_eval_error_quark, ps_eval_error)
+
+static gboolean
+set_field(PsDetectConfig *config, const char *name, const char *text, GError **error)
+{
+    char *end = NULL;
+    double value = g_ascii_strtod(text, &end);
+
+    if (end == text || *end != '\0') {
+        g_set_error(error, PS_EVAL_ERROR, PS_EVAL_ERROR_SETTING, "%s: '%s' is not a number", name,
+                    text);
+        return FALSE;
+    }
+    for (guint i = 0; i < G_N_ELEMENTS(fields); i++) {
+        char *at = (char *)config + fields[i].offset;
+        if (g_strcmp0(fields[i].name, name) != 0)
+            continue;
+        if (fields[i].type == FIELD_DOUBLE)
+            *(double *)at = value;
+        else if (fields[i].type == FIELD_UINT)
+            *(guint *)at = (guint)value;
+        else
+            *(gint64 *)at = (gint64)value;
+        return TRUE;
+    }
+    g_set_error(error, PS_EVAL_ERROR, PS_EVAL_ERROR_SETTING,
+                "unknown PsDetectConfig field '%s' (see tests/eval/settings.c)", name);
+    return FALSE;
+}
+
+gboolean
+ps_settings_apply(PsDetectConfig *config, const char *settings, GError **error)
+{
+    g_auto(GStrv) items = g_strsplit(settings, ",", -1);
+
+    for (guint i = 0; items[i] != NULL; i++) {
+        g_auto(GStrv) pair = g_strsplit(g_strstrip(items[i]), "=", 2);
+        if (pair[0][0] == '\0')
+            continue;
+        if (pair[1] == NULL) {
+            g_set_error(error, PS_EVAL_ERROR, PS_EVAL_ERROR_SETTING,
+                        "'%s': expected field=value", items[i]);
+            return FALSE;
+        }
+        if (!set_field(config, g_strstrip(pair[0]), g_strstrip(pair[1]), error))
+            return FALSE;
+    }
+    return TRUE;
+}
+
+void
+ps_settings_describe(const PsDetectConfig *config, GString *out)
+{
+    PsDetectConfig defaults;
+
+    ps_detect_config_init(&defaults);
+    for (guint i = 0; i < G_N_ELEMENTS(fields); i++) {
+        const char *at = (const char *)config + fields[i].offset;
+        const char *was = (const char *)&defaults + fields[i].offset;
+        if (fields[i].type == FIELD_DOUBLE && *(const double *)at != *(const double *)was)
+            g_string_append_printf(out, "%s%s=%g", out->len ? "," : "", fields[i].name,
+                                   *(const double *)at);
+        else if (fields[i].type == FIELD_UINT && *(const guint *)at != *(const guint *)was)
+            g_string_append_printf(out, "%s%s=%u", out->len ? "," : "", fields[i].name,
+                                   *(const guint *)at);
+        else if (fields[i].type == FIELD_INT64 && *(const gint64 *)at != *(const gint64 *)was)
+            g_string_append_printf(out, "%s%s=%" G_GINT64_FORMAT, out->len ? "," : "",
+                                   fields[i].name, *(const gint64 *)at);
+    }
+}
