@@ -65,35 +65,15 @@ static const Record records[] = {
 static void
 build_valid_v5(PsPacket *packet)
 {
-    packet->len = 0;
-    ps_packet_u16(packet, 5);
-    ps_packet_u16(packet, G_N_ELEMENTS(records));
-    ps_packet_u32(packet, SYS_UPTIME_MS);
-    ps_packet_u32(packet, EXPORT_SECS);
-    ps_packet_u32(packet, 0);  /* unix_nsecs */
-    ps_packet_u32(packet, 77); /* flow sequence */
-    ps_packet_u8(packet, 1);   /* engine type */
-    ps_packet_u8(packet, 2);   /* engine id */
-    ps_packet_u16(packet, 0);  /* unsampled */
+    PsV5TestHeader header = {SYS_UPTIME_MS, EXPORT_SECS, 0, 77, 1, 2, 0};
+    PsV5TestRecord v5[G_N_ELEMENTS(records)];
+
     for (guint i = 0; i < G_N_ELEMENTS(records); i++) {
         const Record *r = &records[i];
-        ps_packet_ipv4(packet, r->src);
-        ps_packet_ipv4(packet, r->dst);
-        ps_packet_u32(packet, 0);                       /* nexthop */
-        ps_packet_u32(packet, 0);                       /* input, output */
-        ps_packet_u32(packet, r->packets);
-        ps_packet_u32(packet, r->bytes);
-        ps_packet_u32(packet, FIRST_UPTIME_MS);
-        ps_packet_u32(packet, LAST_UPTIME_MS);
-        ps_packet_u16(packet, r->src_port);
-        ps_packet_u16(packet, r->dst_port);
-        ps_packet_u8(packet, 0);                        /* pad1 */
-        ps_packet_u8(packet, r->tcp_flags);
-        ps_packet_u8(packet, r->proto);
-        ps_packet_u8(packet, 0);                        /* tos */
-        ps_packet_u32(packet, 0);                       /* src_as, dst_as */
-        ps_packet_u32(packet, 0);                       /* masks, pad2 */
+        v5[i] = (PsV5TestRecord){r->src, r->dst, r->src_port, r->dst_port, r->proto, r->tcp_flags,
+                                 r->packets, r->bytes, FIRST_UPTIME_MS, LAST_UPTIME_MS};
     }
+    ps_packet_v5(packet, &header, G_N_ELEMENTS(records), v5, G_N_ELEMENTS(records));
 }
 
 static void

@@ -12,20 +12,9 @@
 #define EXPORT_NSECS  250000000u
 #define EXPORT_UPTIME 3600000u /* one hour after boot */
 
-typedef struct {
-    const char *src;
-    const char *dst;
-    guint16 src_port;
-    guint16 dst_port;
-    guint8 proto;
-    guint8 tcp_flags;
-    guint32 packets;
-    guint32 bytes;
-    guint32 first_uptime;
-    guint32 last_uptime;
-} V5Record;
 
-static const V5Record records[] = {
+
+static const PsV5TestRecord records[] = {
     {"10.1.2.3", "192.0.2.10", 51515, 445, 6, 0x02, 1, 60, EXPORT_UPTIME - 5000, EXPORT_UPTIME - 5000},
     {"198.51.100.7", "10.9.8.7", 53, 40000, 17, 0, 3, 420, EXPORT_UPTIME - 2000, EXPORT_UPTIME - 1000},
 };
@@ -33,34 +22,11 @@ static const V5Record records[] = {
 static void
 build_v5(PsPacket *packet, guint32 sequence, guint16 sampling_field, guint n_records)
 {
-    packet->len = 0;
-    ps_packet_u16(packet, 5);
-    ps_packet_u16(packet, n_records);
-    ps_packet_u32(packet, EXPORT_UPTIME);
-    ps_packet_u32(packet, EXPORT_SECS);
-    ps_packet_u32(packet, EXPORT_NSECS);
-    ps_packet_u32(packet, sequence);
-    ps_packet_u8(packet, 1); /* engine type */
-    ps_packet_u8(packet, 2); /* engine id */
-    ps_packet_u16(packet, sampling_field);
-    for (guint i = 0; i < n_records; i++) {
-        const V5Record *r = &records[i % G_N_ELEMENTS(records)];
-        ps_packet_ipv4(packet, r->src);
-        ps_packet_ipv4(packet, r->dst);
-        ps_packet_ipv4(packet, "0.0.0.0");
-        ps_packet_u16(packet, 1);
-        ps_packet_u16(packet, 2);
-        ps_packet_u32(packet, r->packets);
-        ps_packet_u32(packet, r->bytes);
-        ps_packet_u32(packet, r->first_uptime);
-        ps_packet_u32(packet, r->last_uptime);
-        ps_packet_u16(packet, r->src_port);
-        ps_packet_u16(packet, r->dst_port);
-        ps_packet_u8(packet, 0);
-        ps_packet_u8(packet, r->tcp_flags);
-        ps_packet_u8(packet, r->proto);
-        ps_packet_bytes(packet, "\0\0\0\0\0\0\0\0\0", 9); /* tos, ASes, masks, pad */
-    }
+    PsV5TestHeader header = {EXPORT_UPTIME, EXPORT_SECS, EXPORT_NSECS, sequence, 1, 2,
+                             sampling_field};
+
+    g_assert_cmpuint(n_records, <=, G_N_ELEMENTS(records));
+    ps_packet_v5(packet, &header, n_records, records, n_records);
 }
 
 static void
@@ -85,8 +51,8 @@ test_v5_fields(void)
         g_assert_cmpuint(flow->tcp_flags, ==, records[i].tcp_flags);
         g_assert_cmpuint(flow->packets, ==, records[i].packets);
         g_assert_cmpuint(flow->bytes, ==, records[i].bytes);
-        g_assert_cmpint(flow->start_ms, ==, export_ms - (EXPORT_UPTIME - records[i].first_uptime));
-        g_assert_cmpint(flow->end_ms, ==, export_ms - (EXPORT_UPTIME - records[i].last_uptime));
+        g_assert_cmpint(flow->start_ms, ==, export_ms - (EXPORT_UPTIME - records[i].first_uptime_ms));
+        g_assert_cmpint(flow->end_ms, ==, export_ms - (EXPORT_UPTIME - records[i].last_uptime_ms));
         g_assert_cmpuint(flow->version, ==, 5);
         g_assert_cmpuint(flow->domain, ==, 1 << 8 | 2);
         g_assert_cmpuint(flow->sampling, ==, 1);

@@ -166,39 +166,18 @@ v5_packet(PsPacket *packet, guint32 unix_secs, guint32 sequence, guint16 samplin
           const Record *records, guint n)
 {
     const guint32 uptime = 3600000;
+    PsV5TestHeader header = {uptime, unix_secs, 0, sequence, 0, 0, sampling_field};
+    PsV5TestRecord v5[V5_MAX];
 
     g_assert_cmpuint(n, <=, V5_MAX);
-    packet->len = 0;
-    ps_packet_u16(packet, 5);
-    ps_packet_u16(packet, n);
-    ps_packet_u32(packet, uptime);
-    ps_packet_u32(packet, unix_secs);
-    ps_packet_u32(packet, 0);
-    ps_packet_u32(packet, sequence);
-    ps_packet_u8(packet, 0);
-    ps_packet_u8(packet, 0);
-    ps_packet_u16(packet, sampling_field);
     for (guint i = 0; i < n; i++) {
         const Record *r = &records[i];
-        ps_packet_ipv4(packet, r->src);
-        ps_packet_ipv4(packet, r->dst);
-        ps_packet_ipv4(packet, "0.0.0.0");
-        ps_packet_u16(packet, 1);
-        ps_packet_u16(packet, 2);
-        ps_packet_u32(packet, r->packets);
-        ps_packet_u32(packet, r->bytes);
-        ps_packet_u32(packet, uptime - 2000);
-        ps_packet_u32(packet, uptime);
-        ps_packet_u16(packet, r->src_port);
-        ps_packet_u16(packet, r->dst_port);
-        ps_packet_u8(packet, 0);
-        ps_packet_u8(packet, r->flags);
-        ps_packet_u8(packet, r->proto);
-        ps_packet_bytes(packet, "\0\0\0\0\0\0\0\0\0", 9);
+        v5[i] = (PsV5TestRecord){r->src, r->dst, r->src_port, r->dst_port, r->proto, r->flags,
+                                 r->packets, r->bytes, uptime - 2000, uptime};
     }
+    ps_packet_v5(packet, &header, n, v5, n);
 }
 
-/* Sends records as v5 datagrams of up to 30, all ending at unix_secs. */
 static void
 send_v5(Collector *collector, const char *exporter, guint32 unix_secs, guint16 sampling_field,
         const Record *records, guint n)

@@ -122,3 +122,37 @@ ps_packet_template(PsPacket *packet, guint16 template_id, guint n_fields,
             ps_packet_u32(packet, *pens++);
     }
 }
+
+void
+ps_packet_v5(PsPacket *packet, const PsV5TestHeader *header, guint16 count,
+             const PsV5TestRecord *records, guint n)
+{
+    packet->len = 0;
+    ps_packet_u16(packet, 5);
+    ps_packet_u16(packet, count);
+    ps_packet_u32(packet, header->sys_uptime_ms);
+    ps_packet_u32(packet, header->unix_secs);
+    ps_packet_u32(packet, header->unix_nsecs);
+    ps_packet_u32(packet, header->sequence);
+    ps_packet_u8(packet, header->engine_type);
+    ps_packet_u8(packet, header->engine_id);
+    ps_packet_u16(packet, header->sampling);
+    for (guint i = 0; i < n; i++) {
+        const PsV5TestRecord *r = &records[i];
+        ps_packet_ipv4(packet, r->src);
+        ps_packet_ipv4(packet, r->dst);
+        ps_packet_u32(packet, 0); /* nexthop */
+        ps_packet_u16(packet, 1); /* input */
+        ps_packet_u16(packet, 2); /* output */
+        ps_packet_u32(packet, r->packets);
+        ps_packet_u32(packet, r->bytes);
+        ps_packet_u32(packet, r->first_uptime_ms);
+        ps_packet_u32(packet, r->last_uptime_ms);
+        ps_packet_u16(packet, r->src_port);
+        ps_packet_u16(packet, r->dst_port);
+        ps_packet_u8(packet, 0); /* pad1 */
+        ps_packet_u8(packet, r->tcp_flags);
+        ps_packet_u8(packet, r->proto);
+        ps_packet_bytes(packet, "\0\0\0\0\0\0\0\0\0", 9); /* tos, ASes, masks, pad2 */
+    }
+}

@@ -30,6 +30,34 @@ void ps_packet_v9_header(PsPacket *packet, guint16 count, guint32 sys_uptime_ms,
 gsize ps_packet_open_set(PsPacket *packet, guint16 set_id);
 void ps_packet_close_set(PsPacket *packet, gsize start);
 
+/* NetFlow v5 (Cisco's format): the header, then count records of 48 bytes. */
+typedef struct {
+    guint32 sys_uptime_ms;
+    guint32 unix_secs;
+    guint32 unix_nsecs;
+    guint32 sequence;
+    guint8 engine_type;
+    guint8 engine_id;
+    guint16 sampling; /* mode << 14 | interval */
+} PsV5TestHeader;
+
+typedef struct {
+    const char *src;
+    const char *dst;
+    guint16 src_port;
+    guint16 dst_port;
+    guint8 proto;
+    guint8 tcp_flags;
+    guint32 packets;
+    guint32 bytes;
+    guint32 first_uptime_ms;
+    guint32 last_uptime_ms;
+} PsV5TestRecord;
+
+/* A whole v5 datagram: the header says count records (it may lie), n follow. */
+void ps_packet_v5(PsPacket *packet, const PsV5TestHeader *header, guint16 count,
+                  const PsV5TestRecord *records, guint n);
+
 /* A template record: id, then (element id, length) pairs; an element id with the top bit set
  * is followed by the enterprise number given in pens (consumed in order). */
 void ps_packet_template(PsPacket *packet, guint16 template_id, guint n_fields,
