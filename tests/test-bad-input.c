@@ -765,17 +765,6 @@ test_random_templated(gconstpointer data)
     assert_recovers(decoder);
 }
 
-/* libfixbuf reports what it skips (unknown templates, odd element lengths) with g_warning()
- * in the default domain; that is its business, not a test failure. Ours stay fatal. */
-static gboolean
-only_ours_fatal(const gchar *log_domain, GLogLevelFlags log_level, const gchar *message,
-                gpointer user_data)
-{
-    (void)log_level;
-    (void)message;
-    (void)user_data;
-    return log_domain != NULL;
-}
 
 static void
 quiet_libfixbuf(const gchar *log_domain, GLogLevelFlags log_level, const gchar *message,
@@ -791,7 +780,7 @@ int
 main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
-    g_test_log_set_fatal_handler(only_ours_fatal, NULL);
+    g_test_log_set_fatal_handler(ps_test_fatal_unless_libfixbuf, NULL);
     g_log_set_handler(NULL, G_LOG_LEVEL_WARNING | G_LOG_LEVEL_MESSAGE, quiet_libfixbuf, NULL);
 
     g_test_add_func("/bad-input/recovery/baseline", test_recovery_baseline);

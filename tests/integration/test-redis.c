@@ -442,16 +442,6 @@ assert_heartbeat(redisContext *context, const char *id, gint64 last_closed)
     g_assert_cmpint(got, ==, last_closed);
 }
 
-/* libfixbuf logs domainless warnings (sequence checks we do ourselves): not failures */
-static gboolean
-fatal_unless_libfixbuf(const gchar *domain, GLogLevelFlags level, const gchar *message,
-                       gpointer data)
-{
-    (void)level;
-    (void)message;
-    (void)data;
-    return domain != NULL;
-}
 
 /* ---- (a) crafted flows ---- */
 
@@ -991,7 +981,7 @@ int
 main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
-    g_test_log_set_fatal_handler(fatal_unless_libfixbuf, NULL);
+    g_test_log_set_fatal_handler(ps_test_fatal_unless_libfixbuf, NULL);
     g_test_add("/redis/crafted/counters-top-expiry", Fixture, NULL, fixture_setup, test_crafted,
                fixture_teardown);
     g_test_add("/redis/crafted/direction", Fixture, NULL, fixture_setup, test_direction,

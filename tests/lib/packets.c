@@ -21,10 +21,9 @@ default_exporter(void)
     return &address;
 }
 
-/* libfixbuf's domainless warnings (sequence mismatches we count ourselves) are expected */
-static gboolean
-fatal_unless_libfixbuf(const gchar *domain, GLogLevelFlags level, const gchar *message,
-                       gpointer data)
+gboolean
+ps_test_fatal_unless_libfixbuf(const gchar *domain, GLogLevelFlags level, const gchar *message,
+                               gpointer data)
 {
     (void)level;
     (void)message;
@@ -38,7 +37,7 @@ ps_test_decoder_new(void)
     PsTestDecoder *decoder = g_new0(PsTestDecoder, 1);
     g_autoptr(GError) error = NULL;
 
-    g_test_log_set_fatal_handler(fatal_unless_libfixbuf, NULL);
+    g_test_log_set_fatal_handler(ps_test_fatal_unless_libfixbuf, NULL);
     decoder->flows = g_array_new(FALSE, TRUE, sizeof(PsFlow));
     decoder->dispatch = ps_dispatch_new(collect_flow, decoder, &error);
     g_assert_no_error(error);

@@ -26,6 +26,12 @@ void ps_test_decoder_counters(PsTestDecoder *decoder, const PsAddress *exporter,
 /* Sum of every exporter's counters. */
 void ps_test_decoder_total(PsTestDecoder *decoder, PsExporterCounters *counters);
 
+/* A g_test_log_set_fatal_handler(): libfixbuf reports what it skips (unknown templates, odd
+ * element lengths) with domainless g_warning()s, which the collector counts itself; those are
+ * no test failure. Warnings of our own log domains stay fatal. */
+gboolean ps_test_fatal_unless_libfixbuf(const gchar *domain, GLogLevelFlags level,
+                                        const gchar *message, gpointer data);
+
 /* Path of a corpus file under ../shared/testdata/flows, or NULL (and the test skipped with a
  * message) when ../shared is absent. */
 gchar *ps_test_shared_file(const char *relative);
