@@ -12,6 +12,7 @@ typedef enum {
     PS_DECODE_BAD_VERSION,    /* not NetFlow v5, v9 or IPFIX */
     PS_DECODE_BAD_TEMPLATE,   /* a template that cannot be right (no fields fit, ...) */
     PS_DECODE_LIBFIXBUF,      /* libfixbuf refused the message */
+    PS_DECODE_TOO_MANY_DOMAINS, /* an exporter past PS_IPFIX_MAX_DOMAINS observation domains */
 } PsDecodeResult;
 
 /* Human text for a result, for logs and --dump summaries. */

@@ -529,8 +529,16 @@ decode_message(PsIpfixSession *session, const guint8 *data, gsize len, const PsI
                PsIpfixStats *stats, gboolean may_hold)
 {
     PsIpfixScan *scan = &session->decoder->scan;
-    PsDecodeResult result = ps_ipfix_scan(data, len, template_known, session, scan);
+    PsDecodeResult result;
     MessageContext context = {.session = session, .input = input, .stats = stats};
+    guint32 domain = (guint32)ps_peek_u16(data, len, 12) << 16 | ps_peek_u16(data, len, 14);
+
+    if (!g_hash_table_contains(session->domains, GUINT_TO_POINTER(domain))) {
+        if (g_hash_table_size(session->domains) >= PS_IPFIX_MAX_DOMAINS)
+            return PS_DECODE_TOO_MANY_DOMAINS;
+        g_hash_table_insert(session->domains, GUINT_TO_POINTER(domain), g_new0(DomainState, 1));
+    }
+    result = ps_ipfix_scan(data, len, template_known, session, scan);
 
     if (result == PS_DECODE_TRUNCATED && scan->n_sets == 0)
         return result;

@@ -20,6 +20,9 @@
 #define PS_IPFIX_MAX_HELD_MESSAGES 32
 #define PS_IPFIX_MAX_HELD_BYTES    (256 * 1024)
 #define PS_IPFIX_HELD_MAX_AGE_MS   (10 * 60 * 1000)
+/* Observation domains (v9 source ids) per exporter: each costs template tables in libfixbuf,
+ * so a sender cycling through ids must not grow memory without end. */
+#define PS_IPFIX_MAX_DOMAINS 1024
 
 typedef struct PsIpfixDecoder PsIpfixDecoder;
 typedef struct PsIpfixSession PsIpfixSession;

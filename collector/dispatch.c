@@ -248,6 +248,8 @@ ps_decode_result_to_string(PsDecodeResult result)
         return "invalid template";
     case PS_DECODE_LIBFIXBUF:
         return "refused by libfixbuf";
+    case PS_DECODE_TOO_MANY_DOMAINS:
+        return "too many observation domains for one exporter";
     }
     return "?";
 }

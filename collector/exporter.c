@@ -30,7 +30,10 @@ sequence_state(PsExporter *exporter, PsVersionSlot slot, guint32 domain)
     PsSequenceState *state = g_hash_table_lookup(exporter->sequences, &key);
 
     if (state == NULL) {
-        gint64 *stored_key = g_new(gint64, 1);
+        gint64 *stored_key;
+        if (g_hash_table_size(exporter->sequences) >= PS_EXPORTER_MAX_SEQUENCES)
+            return NULL;
+        stored_key = g_new(gint64, 1);
         *stored_key = key;
         state = g_new0(PsSequenceState, 1);
         g_hash_table_insert(exporter->sequences, stored_key, state);
@@ -44,7 +47,11 @@ ps_exporter_check_sequence(PsExporter *exporter, PsVersionSlot slot, guint32 dom
 {
     PsSequenceState *state = sequence_state(exporter, slot, domain);
     PsExporterCounters *counters = &exporter->counters[slot];
-    guint32 distance = sequence - state->next; /* wrap-safe, as nfdump does */
+    guint32 distance;
+
+    if (state == NULL)
+        return; /* an exporter past the bound of domains: sequences not tracked */
+    distance = sequence - state->next; /* wrap-safe, as nfdump does */
 
     if (state->have && distance != 0) {
         if (distance < 0x80000000u) {

@@ -17,6 +17,9 @@ typedef enum {
     PS_N_VERSIONS
 } PsVersionSlot;
 
+/* Sequence states per exporter ((version, domain) pairs tracked); past it, not tracked. */
+#define PS_EXPORTER_MAX_SEQUENCES 2048
+
 /* Sequence steps back by less than this are reordering; more is a restart. */
 #define PS_SEQUENCE_REORDER_WINDOW 1000
 

@@ -435,6 +435,26 @@ test_v9(void)
     g_assert_cmpuint(counters.options_records, ==, 1);
 }
 
+/* A sender cycling through observation domains cannot grow memory without end. */
+static void
+test_domain_bound(void)
+{
+    g_autoptr(PsTestDecoder) decoder = ps_test_decoder_new();
+    PsExporterCounters counters;
+    PsPacket packet;
+
+    for (guint domain = 0; domain < PS_IPFIX_MAX_DOMAINS + 76; domain++) {
+        template_message(&packet, domain, 300);
+        feed(decoder, &packet);
+    }
+    ps_test_decoder_counters(decoder, NULL, &counters);
+    g_assert_cmpuint(counters.decode_errors, ==, 76);
+    /* the domains it knows keep working */
+    data_message(&packet, 5, 0, 300, 445);
+    feed(decoder, &packet);
+    g_assert_cmpuint(decoder->flows->len, ==, 1);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -453,5 +473,6 @@ main(int argc, char **argv)
     g_test_add_func("/decode/ipfix/varlen-enterprise-ipv6", test_varlen_enterprise_ipv6);
     g_test_add_func("/decode/ipfix/sequence-gap-and-restart", test_sequence_gap_and_restart);
     g_test_add_func("/decode/v9/templates-options-uptime", test_v9);
+    g_test_add_func("/decode/ipfix/domain-bound", test_domain_bound);
     return g_test_run();
 }
