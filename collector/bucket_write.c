@@ -72,8 +72,9 @@ call_finish(Call *call, PsRedisPipeline *pipeline, guint header)
     guint appended = 0;
 
     if (call->argv->len > header) {
-        ps_redis_pipeline_append(pipeline, call->argv->len, (const char **)call->argv->data,
-                                 (const gsize *)call->lengths->data);
+        ps_redis_pipeline_append(pipeline, call->argv->len,
+                                 &g_array_index(call->argv, const char *, 0),
+                                 &g_array_index(call->lengths, gsize, 0));
         appended = 1;
     }
     g_ptr_array_unref(call->strings);

@@ -403,9 +403,9 @@ make_store(Collector *collector, GError **error)
     aggregate.max_series = o->max_series;
     aggregate.max_sources = o->max_sources;
     aggregate.top_k = o->top_k;
-    aggregate.home_networks = (const PsNetwork *)networks->data;
+    aggregate.home_networks = networks->len > 0 ? &g_array_index(networks, PsNetwork, 0) : NULL;
     aggregate.n_home_networks = networks->len;
-    aggregate.service_ports = (const guint16 *)ports->data;
+    aggregate.service_ports = ports->len > 0 ? &g_array_index(ports, guint16, 0) : NULL;
     aggregate.n_service_ports = ports->len;
     flush.address = address;
     flush.prefix = o->prefix != NULL ? o->prefix : PS_KEYS_DEFAULT_PREFIX;

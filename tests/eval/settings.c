@@ -3,6 +3,8 @@
 #include <stddef.h>
 #include <stdlib.h>
 
+#include <string.h>
+
 #include "settings.h"
 
 typedef enum { FIELD_DOUBLE, FIELD_UINT, FIELD_INT64 } FieldType;
@@ -64,12 +66,16 @@ set_field(PsDetectConfig *config, const char *name, const char *text, GError **e
         char *at = (char *)config + fields[i].offset;
         if (g_strcmp0(fields[i].name, name) != 0)
             continue;
-        if (fields[i].type == FIELD_DOUBLE)
-            *(double *)at = value;
-        else if (fields[i].type == FIELD_UINT)
-            *(guint *)at = (guint)value;
-        else
-            *(gint64 *)at = (gint64)value;
+        /* memcpy: a field offset into the struct carries no alignment the compiler can see */
+        if (fields[i].type == FIELD_DOUBLE) {
+            memcpy(at, &value, sizeof(value));
+        } else if (fields[i].type == FIELD_UINT) {
+            guint number = (guint)value;
+            memcpy(at, &number, sizeof(number));
+        } else {
+            gint64 number = (gint64)value;
+            memcpy(at, &number, sizeof(number));
+        }
         return TRUE;
     }
     g_set_error(error, PS_EVAL_ERROR, PS_EVAL_ERROR_SETTING,
@@ -106,14 +112,26 @@ ps_settings_describe(const PsDetectConfig *config, GString *out)
     for (guint i = 0; i < G_N_ELEMENTS(fields); i++) {
         const char *at = (const char *)config + fields[i].offset;
         const char *was = (const char *)&defaults + fields[i].offset;
-        if (fields[i].type == FIELD_DOUBLE && *(const double *)at != *(const double *)was)
-            g_string_append_printf(out, "%s%s=%g", out->len ? "," : "", fields[i].name,
-                                   *(const double *)at);
-        else if (fields[i].type == FIELD_UINT && *(const guint *)at != *(const guint *)was)
-            g_string_append_printf(out, "%s%s=%u", out->len ? "," : "", fields[i].name,
-                                   *(const guint *)at);
-        else if (fields[i].type == FIELD_INT64 && *(const gint64 *)at != *(const gint64 *)was)
-            g_string_append_printf(out, "%s%s=%" G_GINT64_FORMAT, out->len ? "," : "",
-                                   fields[i].name, *(const gint64 *)at);
+        double d_now, d_was;
+        guint u_now, u_was;
+        gint64 i_now, i_was;
+
+        if (fields[i].type == FIELD_DOUBLE) {
+            memcpy(&d_now, at, sizeof(d_now));
+            memcpy(&d_was, was, sizeof(d_was));
+            if (d_now != d_was)
+                g_string_append_printf(out, "%s%s=%g", out->len ? "," : "", fields[i].name, d_now);
+        } else if (fields[i].type == FIELD_UINT) {
+            memcpy(&u_now, at, sizeof(u_now));
+            memcpy(&u_was, was, sizeof(u_was));
+            if (u_now != u_was)
+                g_string_append_printf(out, "%s%s=%u", out->len ? "," : "", fields[i].name, u_now);
+        } else {
+            memcpy(&i_now, at, sizeof(i_now));
+            memcpy(&i_was, was, sizeof(i_was));
+            if (i_now != i_was)
+                g_string_append_printf(out, "%s%s=%" G_GINT64_FORMAT, out->len ? "," : "",
+                                       fields[i].name, i_now);
+        }
     }
 }

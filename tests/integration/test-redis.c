@@ -517,7 +517,7 @@ test_crafted(Fixture *fixture, gconstpointer data)
     add_records(b1, pool, heavy, "198.51.100.3", 0, 0, "10.0.0.", 1, 7, 3);
     add_records(b1, pool, light, "198.51.100.", 10, 20, "10.0.0.1", 0, 0, 20);
     g_array_append_vals(b1, others, G_N_ELEMENTS(others));
-    send_v5(collector, "192.0.2.1", B1 + 10, 0, (const Record *)b1->data, b1->len);
+    send_v5(collector, "192.0.2.1", B1 + 10, 0, &g_array_index(b1, Record, 0), b1->len);
     send_ipfix(collector, "192.0.2.2", B1 + 20, rdp, G_N_ELEMENTS(rdp));
     /* a flush in the middle: what follows arrives as a second delta of the same buckets */
     ps_store_flush(collector->store, (gint64)(B1 + 30) * 1000);
@@ -527,7 +527,7 @@ test_crafted(Fixture *fixture, gconstpointer data)
         g_array_index(b2, Record, i).bytes = 60;
     }
     g_array_append_vals(b2, ssh, G_N_ELEMENTS(ssh));
-    send_v5(collector, "192.0.2.1", B2 + 5, 0, (const Record *)b2->data, b2->len);
+    send_v5(collector, "192.0.2.1", B2 + 5, 0, &g_array_index(b2, Record, 0), b2->len);
     send_v5(collector, "192.0.2.1", B2 + 6, 1u << 14 | 100, dns, G_N_ELEMENTS(dns));
     collector_close(collector);
 
@@ -619,7 +619,7 @@ test_direction(Fixture *fixture, gconstpointer data)
     add_records(records, pool, conn, "10.0.0.6", 0, 0, "203.0.113.3", 0, 0, 1);
     add_records(records, pool, conn, "10.0.0.7", 0, 0, "10.0.0.8", 0, 0, 2);
     add_records(records, pool, conn, "198.51.100.9", 0, 0, "203.0.113.9", 0, 0, 1);
-    send_v5(collector, "192.0.2.1", B1 + 1, 0, (const Record *)records->data, records->len);
+    send_v5(collector, "192.0.2.1", B1 + 1, 0, &g_array_index(records, Record, 0), records->len);
     collector_close(collector);
 
     assert_series(context, 60, B1, "tcp/445", (Expected){21, 75, 6900, 15, 6, 14});
@@ -951,8 +951,8 @@ test_two_collectors(Fixture *fixture, gconstpointer data)
         g_ptr_array_add(union_sources, g_strdup_printf("198.51.100.%u", i));
 
     /* interleaved flushes, then a closes first and b second */
-    send_v5(a, "192.0.2.1", B1 + 1, 0, (const Record *)a_records->data, 20);
-    send_v5(b, "192.0.2.2", B1 + 1, 0, (const Record *)b_records->data, 15);
+    send_v5(a, "192.0.2.1", B1 + 1, 0, &g_array_index(a_records, Record, 0), 20);
+    send_v5(b, "192.0.2.2", B1 + 1, 0, &g_array_index(b_records, Record, 0), 15);
     ps_store_flush(a->store, (gint64)(B1 + 2) * 1000);
     ps_store_flush(b->store, (gint64)(B1 + 2) * 1000);
     send_v5(a, "192.0.2.1", B1 + 3, 0, &g_array_index(a_records, Record, 20), a_records->len - 20);
