@@ -297,5 +297,13 @@ main(int argc, char **argv)
     }
     printf("seeded %u series, %d days, up to %" G_GINT64_FORMAT "\n", g_strv_length(series), o.days,
            o.end);
+    for (guint i = 0; i < surges->len; i++)
+        g_free(g_array_index(surges, Surge, i).series);
+    ps_redis_address_clear(&address);
+    g_free(o.redis);
+    g_free(o.prefix);
+    g_free(o.ports);
+    g_strfreev(o.surges);
+    g_strfreev(o.outages);
     return 0;
 }
