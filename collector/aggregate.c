@@ -317,14 +317,22 @@ grow_pairs(Bucket *bucket)
 }
 
 /* Notes a flow's (series, source) pair and counts its flows for the top K. */
-static PairResult
-note_pair(PsAggregate *aggregate, Bucket *bucket, guint32 series, const PsAddress *address,
-          guint64 address_hash)
+/* The pair's fingerprint: from the series key (known before the series is looked up, so the
+ * slot can be prefetched) and the address's hash. */
+static guint64
+pair_fingerprint(guint32 key, guint64 address_hash)
 {
-    guint64 fingerprint = address_hash ^ ((guint64)series + 1) * 0x9e3779b97f4a7c15ULL;
+    guint64 fingerprint = address_hash ^ ((guint64)key + 1) * 0x9e3779b97f4a7c15ULL;
+
+    return fingerprint + (fingerprint == 0); /* 0 marks empty slots */
+}
+
+static PairResult
+note_pair(PsAggregate *aggregate, Bucket *bucket, guint32 series, guint64 fingerprint,
+          const PsAddress *address)
+{
     guint slot;
 
-    fingerprint += fingerprint == 0; /* 0 marks empty slots */
     if (bucket->pairs == NULL ||
         (bucket->n_pairs * 2 >= bucket->pairs_mask + 1 &&
          bucket->n_pairs < aggregate->config.max_sources))
@@ -395,11 +403,11 @@ add_counts(PsCounts *counts, const PsFlow *flow, guint64 sampling)
     counts->syn += is_syn_only(flow);
 }
 
+/* Counts a flow in the series at index of bucket (key is the series' key). */
 static void
-add_to_series(PsAggregate *aggregate, Bucket *bucket, guint32 key, const PsFlow *flow,
+add_to_series(PsAggregate *aggregate, Bucket *bucket, guint index, guint32 key, const PsFlow *flow,
               guint64 src_hash, guint64 dst_hash)
 {
-    guint index = find_series(aggregate, bucket, key);
     Series *series = &g_array_index(bucket->series, Series, index);
     guint64 sampling = flow->sampling > 0 ? flow->sampling : 1;
     PairResult source;
@@ -408,7 +416,7 @@ add_to_series(PsAggregate *aggregate, Bucket *bucket, guint32 key, const PsFlow 
     add_counts(&series->total, flow, sampling);
     series->dirty = TRUE;
     /* a source already seen for this series in this bucket cannot change its sketch */
-    source = note_pair(aggregate, bucket, index, &flow->src, src_hash);
+    source = note_pair(aggregate, bucket, index, pair_fingerprint(key, src_hash), &flow->src);
     if (source != PAIR_SEEN)
         ps_hll_add_hash(&series->sources, src_hash);
     if (source == PAIR_FULL) {
@@ -426,29 +434,82 @@ address_hash(const PsAddress *address)
     return ps_hll_hash(address->bytes, address->family == 6 ? 16 : 4);
 }
 
+/* A flow of a batch, with what can be computed before touching the tables. */
+typedef struct {
+    Bucket *bucket; /* NULL: dropped (too old) */
+    guint32 key;
+    guint index;
+    guint64 src_hash;
+    guint64 dst_hash;
+} Prepared;
+
+static void
+prepare(PsAggregate *aggregate, const PsFlow *flow, gint64 now_ms, Prepared *p,
+        gboolean *skewed)
+{
+    guint64 by_arrival = aggregate->stats.by_arrival_time;
+    gint64 start = bucket_start_for(aggregate, flow, now_ms);
+
+    if (skewed != NULL)
+        *skewed = aggregate->stats.by_arrival_time != by_arrival;
+    if (start < 0) {
+        aggregate->stats.too_old++;
+        p->bucket = NULL;
+        return;
+    }
+    p->bucket = find_bucket(aggregate, start);
+    p->key = (guint32)flow->proto << 16 | service_port(aggregate, flow);
+    p->src_hash = address_hash(&flow->src);
+    p->dst_hash = address_hash(&flow->dst);
+    /* the index slot and the pair slot are usually cache misses: ask for them early */
+    __builtin_prefetch(&p->bucket->index[key_slot(p->key, p->bucket->index_mask)]);
+    if (p->bucket->pairs != NULL)
+        __builtin_prefetch(&p->bucket->pairs[pair_fingerprint(p->key, p->src_hash) &
+                                             p->bucket->pairs_mask]);
+}
+
+static void
+add_prepared(PsAggregate *aggregate, const PsFlow *flow, const Prepared *p)
+{
+    PsDirection direction;
+
+    aggregate->stats.flows++;
+    add_to_series(aggregate, p->bucket, p->index, p->key, flow, p->src_hash, p->dst_hash);
+    direction = direction_of(aggregate, flow);
+    if (direction != PS_DIRECTION_ALL) {
+        guint32 key = p->key | (guint32)direction << 24;
+        add_to_series(aggregate, p->bucket, find_series(aggregate, p->bucket, key), key, flow,
+                      p->src_hash, p->dst_hash);
+    }
+}
+
 void
 ps_aggregate_add(PsAggregate *aggregate, const PsFlow *flow, gint64 now_ms)
 {
-    gint64 start = bucket_start_for(aggregate, flow, now_ms);
-    guint32 key;
-    PsDirection direction;
-    Bucket *bucket;
-    guint64 src_hash, dst_hash;
+    ps_aggregate_add_batch(aggregate, flow, 1, now_ms, NULL);
+}
 
-    if (start < 0) {
-        aggregate->stats.too_old++;
-        return;
+void
+ps_aggregate_add_batch(PsAggregate *aggregate, const PsFlow *flows, guint n, gint64 now_ms,
+                       gboolean *skewed)
+{
+    Prepared prepared[PS_AGGREGATE_BATCH];
+
+    g_return_if_fail(n <= PS_AGGREGATE_BATCH);
+    /* three passes so that each flow's cache misses overlap with the others' work */
+    for (guint i = 0; i < n; i++)
+        prepare(aggregate, &flows[i], now_ms, &prepared[i], skewed != NULL ? &skewed[i] : NULL);
+    for (guint i = 0; i < n; i++) {
+        Prepared *p = &prepared[i];
+        if (p->bucket == NULL)
+            continue;
+        p->index = find_series(aggregate, p->bucket, p->key);
+        __builtin_prefetch(&g_array_index(p->bucket->series, Series, p->index));
     }
-    bucket = find_bucket(aggregate, start);
-    key = (guint32)flow->proto << 16 | service_port(aggregate, flow);
-    src_hash = address_hash(&flow->src);
-    dst_hash = address_hash(&flow->dst);
-    aggregate->stats.flows++;
-    add_to_series(aggregate, bucket, key, flow, src_hash, dst_hash);
-    direction = direction_of(aggregate, flow);
-    if (direction != PS_DIRECTION_ALL)
-        add_to_series(aggregate, bucket, key | (guint32)direction << 24, flow, src_hash,
-                      dst_hash);
+    for (guint i = 0; i < n; i++) {
+        if (prepared[i].bucket != NULL)
+            add_prepared(aggregate, &flows[i], &prepared[i]);
+    }
 }
 
 /* ---- taking deltas ---- */

@@ -9,6 +9,9 @@ struct PsStore {
     PsDispatch *dispatch; /* borrowed: exporter health comes from its table */
     guint step;
     PsExporterCounters reported; /* exporter totals at the last flush */
+    PsFlow pending[PS_AGGREGATE_BATCH]; /* flows waiting to be aggregated as one batch */
+    guint n_pending;
+    gint64 pending_now_ms;
 };
 
 PsStore *
@@ -45,18 +48,37 @@ ps_store_flusher(PsStore *store)
     return store->flush;
 }
 
-void
-ps_store_add(PsStore *store, const PsFlow *flow, gint64 now_ms)
+/* Aggregates the flows waiting in the batch; their exporters learn which had a skewed clock. */
+static void
+add_pending(PsStore *store)
 {
-    guint64 skewed = ps_aggregate_stats(store->aggregate)->by_arrival_time;
+    gboolean skewed[PS_AGGREGATE_BATCH];
 
-    ps_aggregate_add(store->aggregate, flow, now_ms);
-    if (ps_aggregate_stats(store->aggregate)->by_arrival_time != skewed) {
-        PsExporter *exporter = g_hash_table_lookup(ps_dispatch_exporters(store->dispatch),
-                                                   &flow->exporter);
+    if (store->n_pending == 0)
+        return;
+    ps_aggregate_add_batch(store->aggregate, store->pending, store->n_pending,
+                           store->pending_now_ms, skewed);
+    for (guint i = 0; i < store->n_pending; i++) {
+        PsExporter *exporter;
+        if (!skewed[i])
+            continue;
+        exporter = g_hash_table_lookup(ps_dispatch_exporters(store->dispatch),
+                                       &store->pending[i].exporter);
         if (exporter != NULL)
             exporter->clock_skewed++;
     }
+    store->n_pending = 0;
+}
+
+void
+ps_store_add(PsStore *store, const PsFlow *flow, gint64 now_ms)
+{
+    /* a batch shares one receive time: flows of one wakeup arrive within microseconds */
+    if (store->n_pending == PS_AGGREGATE_BATCH ||
+        (store->n_pending > 0 && now_ms != store->pending_now_ms))
+        add_pending(store);
+    store->pending[store->n_pending++] = *flow;
+    store->pending_now_ms = now_ms;
 }
 
 static GArray *
@@ -113,9 +135,14 @@ add_quality(PsStore *store, PsFlushBatch *batch, gint64 now_ms)
 static void
 push(PsStore *store, gint64 now_ms, gboolean close_all)
 {
-    GPtrArray *deltas = ps_aggregate_take(store->aggregate, now_ms, close_all);
-    g_autoptr(GArray) health = exporter_health(store);
-    PsFlushBatch *batch = ps_flush_batch_new(deltas, health, now_ms);
+    GPtrArray *deltas;
+    g_autoptr(GArray) health = NULL;
+    PsFlushBatch *batch;
+
+    add_pending(store);
+    deltas = ps_aggregate_take(store->aggregate, now_ms, close_all);
+    health = exporter_health(store);
+    batch = ps_flush_batch_new(deltas, health, now_ms);
 
     add_quality(store, batch, now_ms);
     ps_flush_push(store->flush, batch);
