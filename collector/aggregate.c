@@ -507,6 +507,15 @@ ps_aggregate_add_batch(PsAggregate *aggregate, const PsFlow *flows, guint n, gin
         __builtin_prefetch(&g_array_index(p->bucket->series, Series, p->index));
     }
     for (guint i = 0; i < n; i++) {
+        const Prepared *p = &prepared[i];
+        const Series *series;
+        if (p->bucket == NULL)
+            continue;
+        series = &g_array_index(p->bucket->series, Series, p->index);
+        ps_hll_prefetch(&series->sources, p->src_hash);
+        ps_hll_prefetch(&series->destinations, p->dst_hash);
+    }
+    for (guint i = 0; i < n; i++) {
         if (prepared[i].bucket != NULL)
             add_prepared(aggregate, &flows[i], &prepared[i]);
     }

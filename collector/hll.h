@@ -26,6 +26,18 @@ typedef struct {
 /* Redis's MurmurHash64A of a member, with its seed. */
 guint64 ps_hll_hash(const void *member, gsize len);
 
+/* Asks the CPU for the memory a later ps_hll_add_hash(hash) will touch. */
+static inline void
+ps_hll_prefetch(const PsHll *hll, guint64 hash)
+{
+    guint index = hash & (PS_HLL_REGISTERS - 1);
+
+    if (hll->dense != NULL)
+        __builtin_prefetch(&hll->dense[index]);
+    else if (hll->sparse != NULL)
+        __builtin_prefetch(&hll->sparse[(index * 2654435761u) >> (32 - PS_HLL_SPARSE_BITS)]);
+}
+
 /* Adds a member by its hash. Returns TRUE when a register changed. */
 gboolean ps_hll_add_hash(PsHll *hll, guint64 hash);
 
