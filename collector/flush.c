@@ -196,7 +196,6 @@ write_health(PsRedisPipeline *pipeline, PsFlush *flush, const PsFlushBatch *batc
 /* ---- closing buckets: distinct counts, top sources, the closed marker ---- */
 
 typedef struct {
-    GPtrArray *keys;   /* HLL key per PFCOUNT, in order */
     GArray *counts;    /* guint64 per PFCOUNT */
 } Counts;
 
