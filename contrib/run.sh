@@ -28,7 +28,15 @@ fi
 echo "portsurge: point your routers' NetFlow v5/v9 export at UDP port 2055 and IPFIX at 4739" \
      "of this host ($(hostname -I 2>/dev/null | awk '{print $1}')); query with" \
      "redis-cli -s $redis_url (see schema/redis.md)" >&2
+cleanup() {
+  trap - EXIT INT TERM
+  kill -TERM "$collector" "$alerter" 2>/dev/null || true
+  wait "$collector" "$alerter" 2>/dev/null || true # the collector writes its open buckets
+  [ -z "$redis_pid" ] || kill "$redis_pid" 2>/dev/null || true
+}
 build/alerting/portsurge-alerter --redis "$redis_url" &
 alerter=$!
-trap 'kill "$alerter" 2>/dev/null; [ -z "$redis_pid" ] || kill "$redis_pid" 2>/dev/null || true' EXIT
-build/collector/portsurge-collector --verbose --redis "$redis_url" "$@"
+build/collector/portsurge-collector --verbose --redis "$redis_url" "$@" &
+collector=$!
+trap cleanup EXIT INT TERM
+wait "$collector"
