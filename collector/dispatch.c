@@ -232,6 +232,20 @@ ps_dispatch_packet(PsDispatch *dispatch, const PsAddress *address, const guint8 
     }
 }
 
+void
+ps_dispatch_capture(PsDispatch *dispatch, const PsAddress *exporter, const guint8 *data, gsize len,
+                    gint64 time_ms, gboolean whole_file)
+{
+    gsize offset = 0;
+
+    do {
+        gsize used = ps_dispatch_packet(dispatch, exporter, data + offset, len - offset, time_ms);
+        if (used == 0)
+            break;
+        offset += used;
+    } while (whole_file && len - offset >= 4);
+}
+
 const char *
 ps_decode_result_to_string(PsDecodeResult result)
 {

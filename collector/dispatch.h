@@ -24,6 +24,11 @@ void ps_dispatch_set_sampling(PsDispatch *dispatch, const PsAddress *exporter, g
 gsize ps_dispatch_packet(PsDispatch *dispatch, const PsAddress *exporter, const guint8 *data,
                          gsize len, gint64 arrival_ms);
 
+/* Decodes what a capture file yields (capture.h): one UDP payload, or with whole_file a raw
+ * file that may hold several datagrams back to back, split as ps_dispatch_packet() says. */
+void ps_dispatch_capture(PsDispatch *dispatch, const PsAddress *exporter, const guint8 *data,
+                         gsize len, gint64 time_ms, gboolean whole_file);
+
 /* The exporters seen so far (PsAddress -> PsExporter), owned by the dispatch. */
 GHashTable *ps_dispatch_exporters(PsDispatch *dispatch);
 

@@ -84,15 +84,20 @@ ps_exporter_add_ipfix_stats(PsExporter *exporter, PsVersionSlot slot, const PsIp
 void
 ps_exporter_total(const PsExporter *exporter, PsExporterCounters *total)
 {
-    guint64 *sum = (guint64 *)total;
-    guint n = sizeof(PsExporterCounters) / sizeof(guint64);
-
     memset(total, 0, sizeof(*total));
-    for (guint slot = 0; slot < PS_N_VERSIONS; slot++) {
-        const guint64 *part = (const guint64 *)&exporter->counters[slot];
-        for (guint i = 0; i < n; i++)
-            sum[i] += part[i];
-    }
+    for (guint slot = 0; slot < PS_N_VERSIONS; slot++)
+        ps_exporter_counters_add(total, &exporter->counters[slot]);
+}
+
+void
+ps_exporter_counters_add(PsExporterCounters *sum, const PsExporterCounters *part)
+{
+    /* every field is a guint64 counter: add them as an array */
+    guint64 *to = (guint64 *)sum;
+    const guint64 *from = (const guint64 *)part;
+
+    for (guint i = 0; i < sizeof(PsExporterCounters) / sizeof(guint64); i++)
+        to[i] += from[i];
 }
 
 const char *

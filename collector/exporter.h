@@ -71,6 +71,9 @@ void ps_exporter_add_ipfix_stats(PsExporter *exporter, PsVersionSlot slot,
 /* Sum of the counters of every version. */
 void ps_exporter_total(const PsExporter *exporter, PsExporterCounters *total);
 
+/* Adds every counter of part to sum. */
+void ps_exporter_counters_add(PsExporterCounters *sum, const PsExporterCounters *part);
+
 const char *ps_version_slot_name(PsVersionSlot slot);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(PsExporter, ps_exporter_free)

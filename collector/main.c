@@ -86,17 +86,9 @@ on_capture(const PsAddress *exporter, const guint8 *data, gsize len, gint64 time
            gboolean whole_file, gpointer user_data)
 {
     Collector *collector = user_data;
-    gsize offset = 0;
 
-    /* a raw file may hold several datagrams back to back; a UDP payload is one datagram */
     collector->now_ms = time_ms;
-    do {
-        gsize used = ps_dispatch_packet(collector->dispatch, exporter, data + offset,
-                                        len - offset, time_ms);
-        if (used == 0)
-            break;
-        offset += used;
-    } while (whole_file && len - offset >= 4);
+    ps_dispatch_capture(collector->dispatch, exporter, data, len, time_ms, whole_file);
     flush_output(collector);
     /* captures replay history: flush on their clock, as the live collector would have */
     if (collector->store != NULL &&

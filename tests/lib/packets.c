@@ -67,15 +67,8 @@ on_capture(const PsAddress *exporter, const guint8 *data, gsize len, gint64 time
            gboolean whole_file, gpointer user_data)
 {
     PsTestDecoder *decoder = user_data;
-    gsize offset = 0;
 
-    do {
-        gsize used = ps_dispatch_packet(decoder->dispatch, exporter, data + offset, len - offset,
-                                        time_ms);
-        if (used == 0)
-            break;
-        offset += used;
-    } while (whole_file && len - offset >= 4);
+    ps_dispatch_capture(decoder->dispatch, exporter, data, len, time_ms, whole_file);
 }
 
 gboolean
@@ -108,16 +101,13 @@ ps_test_decoder_total(PsTestDecoder *decoder, PsExporterCounters *counters)
 {
     GHashTableIter iter;
     PsExporter *exporter;
-    guint64 *sum = (guint64 *)counters;
 
     memset(counters, 0, sizeof(*counters));
     g_hash_table_iter_init(&iter, ps_dispatch_exporters(decoder->dispatch));
     while (g_hash_table_iter_next(&iter, NULL, (gpointer *)&exporter)) {
         PsExporterCounters one;
-        const guint64 *part = (const guint64 *)&one;
         ps_exporter_total(exporter, &one);
-        for (guint i = 0; i < sizeof(one) / sizeof(guint64); i++)
-            sum[i] += part[i];
+        ps_exporter_counters_add(counters, &one);
     }
 }
 
