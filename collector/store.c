@@ -108,21 +108,18 @@ exporter_health(PsStore *store)
     return health;
 }
 
-/* Loss, unknown templates and errors of every exporter since the last flush. */
+/* Loss, unknown templates and errors of every exporter since the last flush, from the health
+ * snapshot just taken (one pass over the exporters per flush). */
 static void
-add_quality(PsStore *store, PsFlushBatch *batch, gint64 now_ms)
+add_quality(PsStore *store, PsFlushBatch *batch, const GArray *health, gint64 now_ms)
 {
     PsExporterCounters now = {0};
-    GHashTableIter iter;
-    PsExporter *exporter;
 
-    g_hash_table_iter_init(&iter, ps_dispatch_exporters(store->dispatch));
-    while (g_hash_table_iter_next(&iter, NULL, (gpointer *)&exporter)) {
-        PsExporterCounters total;
-        ps_exporter_total(exporter, &total);
-        now.sequence_lost += total.sequence_lost;
-        now.unknown_template_sets += total.unknown_template_sets;
-        now.decode_errors += total.decode_errors;
+    for (guint i = 0; i < health->len; i++) {
+        const PsExporterHealth *h = &g_array_index(health, PsExporterHealth, i);
+        now.sequence_lost += h->sequence_lost;
+        now.unknown_template_sets += h->unknown_template_sets;
+        now.decode_errors += h->errors;
     }
     batch->quality_bucket = ps_bucket_start(now_ms / 1000, store->step);
     batch->quality_step = store->step;
@@ -144,7 +141,7 @@ push(PsStore *store, gint64 now_ms, gboolean close_all)
     health = exporter_health(store);
     batch = ps_flush_batch_new(deltas, health, now_ms);
 
-    add_quality(store, batch, now_ms);
+    add_quality(store, batch, health, now_ms);
     ps_flush_push(store->flush, batch);
 }
 
