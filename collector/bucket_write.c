@@ -65,22 +65,17 @@ call_begin(Call *call, const char *script, const char *key, guint ttl_s)
     call_add(call, ttl, strlen(ttl));
 }
 
-/* Appends the call if it has pairs; returns 1 if it did. */
-static guint
+/* Appends the call if it has pairs, and frees it. */
+static void
 call_finish(Call *call, PsRedisPipeline *pipeline, guint header)
 {
-    guint appended = 0;
-
-    if (call->argv->len > header) {
+    if (call->argv->len > header)
         ps_redis_pipeline_append(pipeline, call->argv->len,
                                  &g_array_index(call->argv, const char *, 0),
                                  &g_array_index(call->lengths, gsize, 0));
-        appended = 1;
-    }
     g_ptr_array_unref(call->strings);
     g_array_unref(call->argv);
     g_array_unref(call->lengths);
-    return appended;
 }
 
 static void
@@ -96,12 +91,11 @@ add_counter(Call *call, const char *series, const char *metric, guint64 value)
     call_add(call, number, strlen(number));
 }
 
-guint
+void
 ps_bucket_write_counters(PsRedisPipeline *pipeline, const char *prefix, guint step, gint64 start,
                          const PsBucketDelta *delta, gboolean use_totals, guint ttl_s)
 {
     g_autofree gchar *key = ps_key_bucket(prefix, step, start);
-    guint commands = 0;
 
     for (guint first = 0; first < delta->series->len; first += PS_BUCKET_WRITE_CHUNK) {
         Call call;
@@ -116,9 +110,8 @@ ps_bucket_write_counters(PsRedisPipeline *pipeline, const char *prefix, guint st
             add_counter(&call, series->name, "syn", c->syn);
             add_counter(&call, series->name, "untracked", c->untracked);
         }
-        commands += call_finish(&call, pipeline, header);
+        call_finish(&call, pipeline, header);
     }
-    return commands;
 }
 
 static gboolean
@@ -142,12 +135,11 @@ add_sketch(Call *call, const char *prefix, const PsBucketDelta *delta, const cha
     call_add(call, g_memdup2(buffer, len), len);
 }
 
-guint
+void
 ps_bucket_write_sketches(PsRedisPipeline *pipeline, const char *prefix, const char *scratch,
                          const PsBucketDelta *delta, guint ttl_s)
 {
     g_autofree guint8 *buffer = g_malloc(PS_HLL_SERIALIZED_MAX);
-    guint commands = 0;
 
     for (guint first = 0; first < delta->series->len; first += PS_BUCKET_WRITE_CHUNK) {
         Call call;
@@ -158,21 +150,19 @@ ps_bucket_write_sketches(PsRedisPipeline *pipeline, const char *prefix, const ch
             add_sketch(&call, prefix, delta, "src", series->name, &series->sources, buffer);
             add_sketch(&call, prefix, delta, "dst", series->name, &series->destinations, buffer);
         }
-        commands += call_finish(&call, pipeline, header);
+        call_finish(&call, pipeline, header);
     }
-    return commands;
 }
 
-guint
+void
 ps_bucket_write_rollup(PsRedisPipeline *pipeline, const char *prefix, const PsBucketDelta *delta,
                        guint hour_ttl_s)
 {
     gint64 hour = ps_bucket_start(delta->start, PS_BUCKET_HOUR);
-    guint commands;
 
     if (delta->step == PS_BUCKET_HOUR)
-        return 0;
-    commands = ps_bucket_write_counters(pipeline, prefix, PS_BUCKET_HOUR, hour, delta, TRUE,
+        return;
+    ps_bucket_write_counters(pipeline, prefix, PS_BUCKET_HOUR, hour, delta, TRUE,
                                         hour_ttl_s);
     for (guint first = 0; first < delta->series->len; first += PS_BUCKET_WRITE_CHUNK) {
         Call call;
@@ -188,7 +178,6 @@ ps_bucket_write_rollup(PsRedisPipeline *pipeline, const char *prefix, const PsBu
                 call_add(&call, from, strlen(from));
             }
         }
-        commands += call_finish(&call, pipeline, header);
+        call_finish(&call, pipeline, header);
     }
-    return commands;
 }

@@ -11,16 +11,15 @@
 #define PS_BUCKET_WRITE_CHUNK 2000
 
 /* Appends to the pipeline the counter increments of every series of delta (counts, or the
- * since-bucket-start totals with use_totals) into bucket (step, start). Returns the number of
- * commands appended. */
-guint ps_bucket_write_counters(PsRedisPipeline *pipeline, const char *prefix, guint step,
+ * since-bucket-start totals with use_totals) into bucket (step, start). */
+void ps_bucket_write_counters(PsRedisPipeline *pipeline, const char *prefix, guint step,
                                gint64 start, const PsBucketDelta *delta, gboolean use_totals,
                                guint ttl_s);
 
 /* Appends the sketch merges of every series of delta (scratch is a key of this collector's). */
-guint ps_bucket_write_sketches(PsRedisPipeline *pipeline, const char *prefix, const char *scratch,
+void ps_bucket_write_sketches(PsRedisPipeline *pipeline, const char *prefix, const char *scratch,
                                const PsBucketDelta *delta, guint ttl_s);
 
 /* Appends the roll-up of a closed minute bucket into its hour. */
-guint ps_bucket_write_rollup(PsRedisPipeline *pipeline, const char *prefix,
+void ps_bucket_write_rollup(PsRedisPipeline *pipeline, const char *prefix,
                              const PsBucketDelta *delta, guint hour_ttl_s);

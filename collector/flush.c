@@ -75,27 +75,17 @@ ps_flush_batch_free(PsFlushBatch *batch)
 
 /* ---- writing one batch ---- */
 
-static void
-command(PsRedisPipeline *pipeline, PsFlushStats *stats, const char *first, ...)
-    G_GNUC_NULL_TERMINATED;
-
-static void
-command(PsRedisPipeline *pipeline, PsFlushStats *stats, const char *first, ...)
+/* Reads a pipeline's replies; every command sent counts in the stats. */
+static gboolean
+finish(PsFlush *flush, PsRedisPipeline *pipeline, PsRedisReplyFn fn, gpointer data,
+       GError **error)
 {
-    const char *argv[16];
-    guint argc = 0;
-    va_list args;
-
-    va_start(args, first);
-    for (const char *arg = first; arg != NULL; arg = va_arg(args, const char *))
-        argv[argc++] = arg;
-    va_end(args);
-    ps_redis_pipeline_append(pipeline, argc, argv, NULL);
-    stats->commands++;
+    flush->stats.commands += pipeline->pending;
+    return ps_redis_pipeline_finish(pipeline, fn, data, error);
 }
 
 static void
-increment(PsRedisPipeline *pipeline, PsFlush *flush, const char *key, const char *series,
+increment(PsRedisPipeline *pipeline, const char *key, const char *series,
           const char *metric, guint64 value)
 {
     g_autofree gchar *field = NULL;
@@ -105,16 +95,16 @@ increment(PsRedisPipeline *pipeline, PsFlush *flush, const char *key, const char
         return;
     field = ps_field(series, metric);
     g_snprintf(number, sizeof(number), "%" G_GUINT64_FORMAT, value);
-    command(pipeline, &flush->stats, "HINCRBY", key, field, number, NULL);
+    ps_redis_pipeline_command(pipeline, "HINCRBY", key, field, number, NULL);
 }
 
 static void
-expire(PsRedisPipeline *pipeline, PsFlush *flush, const char *key, guint ttl_s)
+expire(PsRedisPipeline *pipeline, const char *key, guint ttl_s)
 {
     char ttl[16];
 
     g_snprintf(ttl, sizeof(ttl), "%u", ttl_s);
-    command(pipeline, &flush->stats, "EXPIRE", key, ttl, NULL);
+    ps_redis_pipeline_command(pipeline, "EXPIRE", key, ttl, NULL);
 }
 
 /* Data quality of the interval, and at close this collector's contribution to the bucket:
@@ -128,33 +118,32 @@ write_quality(PsRedisPipeline *pipeline, PsFlush *flush, const PsFlushBatch *bat
                                 : NULL;
 
     if (key != NULL && batch->quality_lost + batch->quality_unknown + batch->quality_errors > 0) {
-        increment(pipeline, flush, key, PS_QUALITY_SERIES, "lost", batch->quality_lost);
-        increment(pipeline, flush, key, PS_QUALITY_SERIES, "unknown", batch->quality_unknown);
-        increment(pipeline, flush, key, PS_QUALITY_SERIES, "errors", batch->quality_errors);
-        expire(pipeline, flush, key, flush->config.minute_ttl_s); /* a bucket without flows too */
+        increment(pipeline, key, PS_QUALITY_SERIES, "lost", batch->quality_lost);
+        increment(pipeline, key, PS_QUALITY_SERIES, "unknown", batch->quality_unknown);
+        increment(pipeline, key, PS_QUALITY_SERIES, "errors", batch->quality_errors);
+        expire(pipeline, key, flush->config.minute_ttl_s); /* a bucket without flows too */
     }
     for (guint i = 0; i < batch->deltas->len; i++) {
         const PsBucketDelta *delta = g_ptr_array_index(batch->deltas, i);
         g_autofree gchar *bucket = ps_key_bucket(flush->prefix, delta->step, delta->start);
         if (delta->closing)
-            increment(pipeline, flush, bucket, PS_QUALITY_SERIES, "collectors", 1);
+            increment(pipeline, bucket, PS_QUALITY_SERIES, "collectors", 1);
     }
 }
 
 static void
 write_counters(PsRedisPipeline *pipeline, PsFlush *flush, const PsFlushBatch *batch)
 {
-    command(pipeline, &flush->stats, "MULTI", NULL);
+    ps_redis_pipeline_command(pipeline, "MULTI", NULL);
     for (guint i = 0; i < batch->deltas->len; i++) {
         const PsBucketDelta *delta = g_ptr_array_index(batch->deltas, i);
-        flush->stats.commands +=
-            ps_bucket_write_counters(pipeline, flush->prefix, delta->step, delta->start, delta,
-                                     FALSE, flush->config.minute_ttl_s) +
-            ps_bucket_write_sketches(pipeline, flush->prefix, flush->tmp_key, delta,
-                                     flush->config.minute_ttl_s);
+        ps_bucket_write_counters(pipeline, flush->prefix, delta->step, delta->start, delta, FALSE,
+                                 flush->config.minute_ttl_s);
+        ps_bucket_write_sketches(pipeline, flush->prefix, flush->tmp_key, delta,
+                                 flush->config.minute_ttl_s);
     }
     write_quality(pipeline, flush, batch);
-    command(pipeline, &flush->stats, "EXEC", NULL);
+    ps_redis_pipeline_command(pipeline, "EXEC", NULL);
 }
 
 static void
@@ -178,19 +167,19 @@ write_health(PsRedisPipeline *pipeline, PsFlush *flush, const PsFlushBatch *batc
         g_snprintf(lost, sizeof(lost), "%" G_GUINT64_FORMAT, e->sequence_lost);
         g_snprintf(skewed, sizeof(skewed), "%" G_GUINT64_FORMAT, e->clock_skewed);
         g_snprintf(sampling, sizeof(sampling), "%u", e->sampling);
-        command(pipeline, &flush->stats, "HSET", key, "last_seen", seen, "packets", packets,
+        ps_redis_pipeline_command(pipeline, "HSET", key, "last_seen", seen, "packets", packets,
                 "records", records, "errors", errors, "unknown_templates", unknown,
                 "sequence_gaps", gaps, "sequence_lost", lost, NULL);
-        command(pipeline, &flush->stats, "HSET", key, "clock_skewed", skewed, "sampling",
+        ps_redis_pipeline_command(pipeline, "HSET", key, "clock_skewed", skewed, "sampling",
                 sampling, "collector", flush->collector_id, NULL);
     }
     g_snprintf(now, sizeof(now), "%" G_GINT64_FORMAT, g_get_real_time() / G_USEC_PER_SEC);
     g_snprintf(started, sizeof(started), "%" G_GINT64_FORMAT, flush->started_s);
     g_snprintf(closed, sizeof(closed), "%" G_GINT64_FORMAT, flush->stats.last_closed_bucket);
-    command(pipeline, &flush->stats, "HSET", collector, "version", PS_VERSION, "started",
+    ps_redis_pipeline_command(pipeline, "HSET", collector, "version", PS_VERSION, "started",
             started, "last_flush", now, "last_closed_bucket", closed, NULL);
-    expire(pipeline, flush, collector, 86400);
-    command(pipeline, &flush->stats, "SET", schema, PS_SCHEMA_VERSION, NULL);
+    expire(pipeline, collector, 86400);
+    ps_redis_pipeline_command(pipeline, "SET", schema, PS_SCHEMA_VERSION, NULL);
 }
 
 /* ---- closing buckets: distinct counts, top sources, the closed marker ---- */
@@ -225,11 +214,11 @@ write_top(PsRedisPipeline *pipeline, PsFlush *flush, const PsBucketDelta *delta,
         ps_address_to_string(&top->source, address);
         g_snprintf(flows, sizeof(flows), "%" G_GUINT64_FORMAT, top->flows);
         /* ZINCRBY: several collectors add up for a source they both saw */
-        command(pipeline, &flush->stats, "ZINCRBY", key, flows, address, NULL);
-        command(pipeline, &flush->stats, "ZINCRBY", hour_key, flows, address, NULL);
+        ps_redis_pipeline_command(pipeline, "ZINCRBY", key, flows, address, NULL);
+        ps_redis_pipeline_command(pipeline, "ZINCRBY", hour_key, flows, address, NULL);
     }
-    expire(pipeline, flush, key, flush->config.minute_ttl_s);
-    expire(pipeline, flush, hour_key, flush->config.hour_ttl_s);
+    expire(pipeline, key, flush->config.minute_ttl_s);
+    expire(pipeline, hour_key, flush->config.hour_ttl_s);
 }
 
 /* Reads PFCOUNT of every series of a closed bucket and writes it as <series>:nsrc/:ndst. */
@@ -248,10 +237,10 @@ write_distinct_counts(PsFlush *flush, guint step, gint64 start, GPtrArray *names
             g_autofree gchar *key = ps_key_bucket_series(flush->prefix, step, start,
                                                          kind == 0 ? "src" : "dst",
                                                          g_ptr_array_index(names, i));
-            command(&pipeline, &flush->stats, "PFCOUNT", key, NULL);
+            ps_redis_pipeline_command(&pipeline, "PFCOUNT", key, NULL);
         }
     }
-    ok = ps_redis_pipeline_finish(&pipeline, collect_count, &counts, error);
+    ok = finish(flush, &pipeline, collect_count, &counts, error);
     ps_redis_pipeline_clear(&pipeline);
     for (guint i = 0; ok && i < names->len && counts.counts->len == names->len * 2; i++) {
         g_autofree gchar *nsrc = ps_field(g_ptr_array_index(names, i), "nsrc");
@@ -261,11 +250,11 @@ write_distinct_counts(PsFlush *flush, guint step, gint64 start, GPtrArray *names
                    g_array_index(counts.counts, guint64, 2 * i));
         g_snprintf(dst_count, sizeof(dst_count), "%" G_GUINT64_FORMAT,
                    g_array_index(counts.counts, guint64, 2 * i + 1));
-        command(&pipeline, &flush->stats, "HSET", bucket, nsrc, src_count, ndst, dst_count, NULL);
+        ps_redis_pipeline_command(&pipeline, "HSET", bucket, nsrc, src_count, ndst, dst_count, NULL);
     }
     g_array_unref(counts.counts);
     if (ok)
-        ok = ps_redis_pipeline_finish(&pipeline, NULL, NULL, error);
+        ok = finish(flush, &pipeline, NULL, NULL, error);
     ps_redis_pipeline_clear(&pipeline);
     return ok;
 }
@@ -306,18 +295,17 @@ close_bucket(PsFlush *flush, const PsBucketDelta *delta, GError **error)
         return FALSE;
     /* one transaction: a retry after a failure half-way would add the top sources twice */
     ps_redis_pipeline_init(&pipeline, flush->redis);
-    command(&pipeline, &flush->stats, "MULTI", NULL);
+    ps_redis_pipeline_command(&pipeline, "MULTI", NULL);
     for (guint j = 0; j < delta->series->len; j++)
         write_top(&pipeline, flush, delta, &g_array_index(delta->series, PsSeriesDelta, j));
-    flush->stats.commands +=
-        ps_bucket_write_rollup(&pipeline, flush->prefix, delta, flush->config.hour_ttl_s);
+    ps_bucket_write_rollup(&pipeline, flush->prefix, delta, flush->config.hour_ttl_s);
     g_snprintf(start, sizeof(start), "%" G_GINT64_FORMAT, delta->start);
     g_snprintf(oldest, sizeof(oldest), "%" G_GINT64_FORMAT,
                delta->start - (gint64)flush->config.minute_ttl_s);
-    command(&pipeline, &flush->stats, "ZADD", closed, start, start, NULL);
-    command(&pipeline, &flush->stats, "ZREMRANGEBYSCORE", closed, "-inf", oldest, NULL);
-    command(&pipeline, &flush->stats, "EXEC", NULL);
-    ok = ps_redis_pipeline_finish(&pipeline, NULL, NULL, error);
+    ps_redis_pipeline_command(&pipeline, "ZADD", closed, start, start, NULL);
+    ps_redis_pipeline_command(&pipeline, "ZREMRANGEBYSCORE", closed, "-inf", oldest, NULL);
+    ps_redis_pipeline_command(&pipeline, "EXEC", NULL);
+    ok = finish(flush, &pipeline, NULL, NULL, error);
     ps_redis_pipeline_clear(&pipeline);
     if (ok && hour_ends) {
         g_autoptr(GPtrArray) hour_names = hour_series(flush, hour);
@@ -327,10 +315,10 @@ close_bucket(PsFlush *flush, const PsBucketDelta *delta, GError **error)
                    hour - (gint64)flush->config.hour_ttl_s);
         ok = write_distinct_counts(flush, PS_BUCKET_HOUR, hour, hour_names, error);
         ps_redis_pipeline_init(&pipeline, flush->redis);
-        command(&pipeline, &flush->stats, "ZADD", hour_closed, hour_start, hour_start, NULL);
-        command(&pipeline, &flush->stats, "ZREMRANGEBYSCORE", hour_closed, "-inf", hour_oldest,
+        ps_redis_pipeline_command(&pipeline, "ZADD", hour_closed, hour_start, hour_start, NULL);
+        ps_redis_pipeline_command(&pipeline, "ZREMRANGEBYSCORE", hour_closed, "-inf", hour_oldest,
                 NULL);
-        ok = ok && ps_redis_pipeline_finish(&pipeline, NULL, NULL, error);
+        ok = ok && finish(flush, &pipeline, NULL, NULL, error);
         ps_redis_pipeline_clear(&pipeline);
     }
     if (ok)
@@ -349,8 +337,8 @@ write_last_closed(PsFlush *flush, GError **error)
 
     g_snprintf(closed, sizeof(closed), "%" G_GINT64_FORMAT, flush->stats.last_closed_bucket);
     ps_redis_pipeline_init(&pipeline, flush->redis);
-    command(&pipeline, &flush->stats, "HSET", collector, "last_closed_bucket", closed, NULL);
-    ok = ps_redis_pipeline_finish(&pipeline, NULL, NULL, error);
+    ps_redis_pipeline_command(&pipeline, "HSET", collector, "last_closed_bucket", closed, NULL);
+    ok = finish(flush, &pipeline, NULL, NULL, error);
     ps_redis_pipeline_clear(&pipeline);
     return ok;
 }
@@ -365,7 +353,7 @@ write_batch(PsFlush *flush, PsFlushBatch *batch, GError **error)
         ps_redis_pipeline_init(&pipeline, flush->redis);
         write_counters(&pipeline, flush, batch);
         write_health(&pipeline, flush, batch);
-        ok = ps_redis_pipeline_finish(&pipeline, NULL, NULL, error);
+        ok = finish(flush, &pipeline, NULL, NULL, error);
         if (ok && pipeline.reply_errors > 0) {
             flush->stats.reply_errors += pipeline.reply_errors;
             g_warning("Redis refused %u commands of a flush: %s", pipeline.reply_errors,
