@@ -6,8 +6,8 @@ set -euo pipefail
 packages=(
   build-essential pkg-config meson ninja-build clang
   libglib2.0-dev libfixbuf-dev libpcap-dev libjson-glib-dev
-  libhiredis-dev libcurl4-openssl-dev
-  redis-server softflowd nfdump
+  libhiredis-dev libcurl4-openssl-dev libcairo2-dev libmicrohttpd-dev
+  redis-server softflowd nfdump docker-compose
 )
 
 missing=()
