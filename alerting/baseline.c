@@ -1,15 +1,14 @@
 #include "config.h"
 
 #include <math.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "baseline.h"
 
-#define MAD_TO_SIGMA 1.4826
-#define SCALE_FLOOR  0.1
-#define LEVEL_MIN    0.5
-#define LEVEL_MAX    2.0
+#define MAD_TO_SIGMA   1.4826
+#define SCALE_FLOOR    0.1
+#define LEVEL_MIN      0.5
+#define LEVEL_MAX      2.0
 #define MAX_CANDIDATES (PS_BASELINE_DAYS * PS_BASELINE_SLOTS + PS_BASELINE_RECENT)
 
 void
@@ -25,20 +24,52 @@ ps_history_init(PsHistory *history)
         history->weekly[m] = 1.0;
 }
 
-static int
-compare_doubles(const void *a, const void *b)
+/* The k-th smallest (from 0) of values, by Hoare's selection: linear on average, where a sort
+ * of every candidate list was most of the detector's CPU time. Reorders values so that every
+ * element after k is >= it. */
+static double
+select_kth(double *values, guint n, guint k)
 {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
+    gint lo = 0, hi = (gint)n - 1, target = (gint)k;
+
+    while (lo < hi) {
+        double pivot = values[lo + (hi - lo) / 2];
+        gint i = lo, j = hi;
+        while (i <= j) {
+            while (values[i] < pivot)
+                i++;
+            while (values[j] > pivot)
+                j--;
+            if (i <= j) {
+                double swap = values[i];
+                values[i++] = values[j];
+                values[j--] = swap;
+            }
+        }
+        if (target <= j)
+            hi = j;
+        else if (target >= i)
+            lo = i;
+        else
+            break; /* between the partitions: equal to the pivot */
+    }
+    return values[target];
 }
 
 double
 ps_median(double *values, guint n)
 {
+    double upper, lower;
+
     if (n == 0)
         return 0;
-    qsort(values, n, sizeof(double), compare_doubles);
-    return n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
+    upper = select_kth(values, n, n / 2);
+    if (n % 2 == 1)
+        return upper;
+    lower = values[0]; /* the largest of the elements before n / 2 */
+    for (guint i = 1; i < n / 2; i++)
+        lower = MAX(lower, values[i]);
+    return (lower + upper) / 2;
 }
 
 static gboolean
@@ -47,17 +78,22 @@ usable(const PsSample *sample)
     return !(sample->flags & (PS_SAMPLE_MISSING | PS_SAMPLE_IN_INCIDENT));
 }
 
-/* Same-time candidates; only days of today's kind when at least two such days have data. */
+/* Same-time candidates; only days of today's kind when at least two such days have data.
+ * data_days counts every day with data: maturity is about how much history there is, not
+ * about how many days today's kind kept (a weekend has only two of them in a week). */
 static guint
-same_time_candidates(const PsHistory *history, PsMetric metric, double *out, guint *n_days)
+same_time_candidates(const PsHistory *history, PsMetric metric, double *out, guint *n_days,
+                     guint *data_days)
 {
     guint n = 0, kind_days = 0;
     gboolean has_data[PS_BASELINE_DAYS] = {FALSE};
 
+    *data_days = 0;
     for (guint d = 0; d < PS_BASELINE_DAYS; d++) {
         for (guint s = 0; s < PS_BASELINE_SLOTS; s++)
             has_data[d] |= usable(&history->same_time[d][s]);
         kind_days += has_data[d] && history->same_kind[d];
+        *data_days += has_data[d];
     }
     *n_days = 0;
     for (guint d = 0; d < PS_BASELINE_DAYS; d++) {
@@ -84,40 +120,63 @@ recent_candidates(const PsHistory *history, PsMetric metric, double *out)
     return n;
 }
 
+/* 1.4826 x MAD of values already on the log scale (reorders them). */
+static double
+robust_spread(double *logs, guint n)
+{
+    double deviations[MAX_CANDIDATES];
+    double center = ps_median(logs, n);
+
+    for (guint i = 0; i < n; i++)
+        deviations[i] = fabs(logs[i] - center);
+    return MAD_TO_SIGMA * ps_median(deviations, n);
+}
+
 /* 1.4826 x MAD of ln(v + c): the spread of the candidates on the log scale. */
 static double
 log_scale_spread(const double *values, guint n)
 {
-    double logs[MAX_CANDIDATES], deviations[MAX_CANDIDATES];
-    double center;
+    double logs[MAX_CANDIDATES];
 
     for (guint i = 0; i < n; i++)
         logs[i] = log(values[i] + PS_BASELINE_PSEUDO);
-    center = ps_median(logs, n);
-    for (guint i = 0; i < n; i++)
-        deviations[i] = fabs(logs[i] - center);
-    return MAD_TO_SIGMA * ps_median(deviations, n);
+    return robust_spread(logs, n);
+}
+
+/* Poisson-like floor: small counts are noisy even when the history is flat. */
+static double
+scale_floor(double expected)
+{
+    return MAX(1.0 / sqrt(expected + PS_BASELINE_PSEUDO), SCALE_FLOOR);
 }
 
 void
 ps_baseline_compute(const PsHistory *history, PsMetric metric, double level, PsBaseline *baseline)
 {
     double candidates[MAX_CANDIDATES];
-    guint n = same_time_candidates(history, metric, candidates, &baseline->n_days);
+    guint data_days;
+    guint n = same_time_candidates(history, metric, candidates, &baseline->n_days, &data_days);
     double spread;
 
-    baseline->young = baseline->n_days < PS_BASELINE_MATURE_DAYS;
+    baseline->young = data_days < PS_BASELINE_MATURE_DAYS || baseline->n_days == 0;
     if (baseline->young) {
         n = recent_candidates(history, metric, candidates);
         level = 1.0; /* the recent buckets already are the recent level */
     }
     baseline->n_candidates = n;
     spread = n > 0 ? log_scale_spread(candidates, n) : 0;
+    baseline->candidate_scale = spread;
     baseline->median = ps_median(candidates, n) * (baseline->young ? 1.0 : history->weekly[metric]);
     baseline->expected = baseline->median * CLAMP(level, LEVEL_MIN, LEVEL_MAX);
-    /* Poisson-like floor: small counts are noisy even when the history is flat */
-    baseline->scale = MAX(MAX(spread, 1.0 / sqrt(baseline->expected + PS_BASELINE_PSEUDO)),
-                          SCALE_FLOOR);
+    baseline->scale = MAX(spread, scale_floor(baseline->expected));
+}
+
+void
+ps_baseline_use_recent_scale(PsBaseline *baseline, double recent_scale)
+{
+    if (recent_scale <= 0 || baseline->young)
+        return;
+    baseline->scale = MAX(recent_scale, scale_floor(baseline->expected));
 }
 
 void
@@ -142,10 +201,24 @@ ps_level_factor(const double *ratios, guint n, guint min_count)
     return CLAMP(ps_median(copy, n), LEVEL_MIN, LEVEL_MAX);
 }
 
+double
+ps_level_spread(const double *ratios, guint n, guint min_count)
+{
+    double logs[MAX_CANDIDATES];
+
+    if (n < min_count || n == 0)
+        return 0;
+    n = MIN(n, (guint)PS_BASELINE_RECENT);
+    for (guint i = 0; i < n; i++)
+        logs[i] = log(ratios[i]);
+    return robust_spread(logs, n);
+}
+
 const char *
 ps_metric_name(PsMetric metric)
 {
-    static const char *names[PS_N_METRICS] = {"sources", "syn", "dests", "flows", "packets", "bytes"};
+    static const char *names[PS_N_METRICS] = {"sources", "syn",     "dests",
+                                              "flows",   "packets", "bytes"};
 
     return metric < PS_N_METRICS ? names[metric] : "?";
 }

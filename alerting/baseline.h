@@ -21,10 +21,11 @@ typedef enum {
     PS_N_METRICS
 } PsMetric;
 
-#define PS_N_DETECT_METRICS 4 /* sources, syn, dests, flows drive detection; the rest is context */
+#define PS_N_DETECT_METRICS 4 /* sources, syn, dests, flows drive detection; the rest is context   \
+                               */
 
 #define PS_BASELINE_DAYS        7
-#define PS_BASELINE_WINDOW      2  /* buckets either side of the same time of day */
+#define PS_BASELINE_WINDOW      2 /* buckets either side of the same time of day */
 #define PS_BASELINE_SLOTS       (2 * PS_BASELINE_WINDOW + 1)
 #define PS_BASELINE_RECENT      65 /* buckets t-1 .. t-65 */
 #define PS_BASELINE_RECENT_SKIP 4  /* the young baseline uses t-5 .. t-65 */
@@ -51,17 +52,18 @@ typedef struct {
 } PsHistory;
 
 typedef struct {
-    double median;   /* of the candidates, times the weekly correction */
-    double expected; /* median times the level factor: what x is compared with */
-    double scale;    /* robust spread on the log scale */
+    double median;          /* of the candidates, times the weekly correction */
+    double expected;        /* median times the level factor: what x is compared with */
+    double scale;           /* robust spread on the log scale: what z divides by */
+    double candidate_scale; /* the candidates' own spread (scale unless a recent one is used) */
     guint n_candidates;
-    guint n_days;    /* days that contributed */
-    gboolean young;  /* short history: recent buckets stood in */
+    guint n_days;   /* days that contributed */
+    gboolean young; /* short history: recent buckets stood in */
 } PsBaseline;
 
 typedef struct {
-    double z;     /* (ln(x+c) - ln(b+c)) / s */
-    double ratio; /* (x+c) / (b+c) */
+    double z;      /* (ln(x+c) - ln(b+c)) / s */
+    double ratio;  /* (x+c) / (b+c) */
     double excess; /* x - b */
 } PsScore;
 
@@ -73,6 +75,12 @@ void ps_history_init(PsHistory *history);
 void ps_baseline_compute(const PsHistory *history, PsMetric metric, double level,
                          PsBaseline *baseline);
 
+/* Replaces the scale by recent_scale (ps_level_spread), kept above the Poisson-like floor; a
+ * no-op when recent_scale is 0 or the baseline is young. Why: the candidates' spread mixes
+ * day-to-day level changes, which the level factor already corrects, into the noise, so z
+ * of a 3x surge on a few tens of sources stayed under 4. */
+void ps_baseline_use_recent_scale(PsBaseline *baseline, double recent_scale);
+
 void ps_score(double x, const PsBaseline *baseline, PsScore *score);
 
 /* Median of n values (reorders them). */
@@ -81,5 +89,9 @@ double ps_median(double *values, guint n);
 /* Median of the level ratios x/b of recent buckets, clipped to [0.5, 2]; 1 with fewer than
  * min_count ratios. */
 double ps_level_factor(const double *ratios, guint n, guint min_count);
+
+/* Robust spread (1.4826 x MAD) of ln(ratios): how far the recent buckets strayed from their
+ * own level, the noise left once the level factor is applied; 0 with fewer than min_count. */
+double ps_level_spread(const double *ratios, guint n, guint min_count);
 
 const char *ps_metric_name(PsMetric metric);

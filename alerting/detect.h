@@ -36,37 +36,46 @@ typedef enum {
 } PsPhase;
 
 typedef enum {
-    PS_OPENED_BY_HITS = 1,  /* open_hits of the last open_window buckets */
-    PS_OPENED_BY_JUMP,      /* one huge bucket */
-    PS_OPENED_BY_CUSUM,     /* a modest surge that lasted */
+    PS_OPENED_BY_HITS = 1, /* open_hits of the last open_window buckets */
+    PS_OPENED_BY_JUMP,     /* one huge bucket */
+    PS_OPENED_BY_CUSUM,    /* a modest surge that lasted */
 } PsOpenedBy;
 
 typedef struct {
-    double z_min;                          /* 4 */
-    double ratio_min;                      /* 2 */
-    double young_z_min;                    /* 6: stricter while the baseline is young */
-    double young_ratio_min;                /* 3 */
+    double z_min;                           /* 4 */
+    double ratio_min;                       /* 2 */
+    double watched_z_min;                   /* 4: watched ports hit at this score ... */
+    double watched_ratio_min;               /* ... and ratio 2 (the same guards) */
+    double young_z_min;                     /* 6: stricter while the baseline is young */
+    double young_ratio_min;                 /* 3 */
     double excess_min[PS_N_DETECT_METRICS]; /* sources 10, syn 50, dests 20, flows 100 */
     double volume_min[PS_N_DETECT_METRICS]; /* sources 10, syn 20, dests 10, flows 50 */
-    guint open_hits;                       /* 3 ... */
-    guint open_window;                     /* ... of the last 5 buckets */
-    double jump_z;                         /* 8 */
-    double jump_ratio;                     /* 10 */
-    double cusum_cap;                      /* 6: z counted at most this much per bucket */
-    double cusum_slack;                    /* 2 */
-    double cusum_open;                     /* 20 */
-    double cusum_ratio;                    /* 1.5 */
-    double quiet_z;                        /* 2 */
-    double quiet_ratio;                    /* 1.3 */
-    guint quiet_buckets;                   /* 10 */
-    gint64 cooldown_s;                     /* 1800 */
-    gint64 reminder_s;                     /* 3600; 0: no reminders */
-    double major_ratio;                    /* 5 (with z >= major_z) */
-    double major_z;                        /* 6 */
-    double major_excess_sources;           /* 500 */
-    double critical_ratio;                 /* 20 */
-    guint level_min_buckets;               /* 15: level factor needs this many recent ratios */
-    gint64 exclusion_s;                    /* 86400: incident buckets kept out of baselines */
+    guint open_hits;                        /* 3 ... */
+    guint open_window;                      /* ... of the last 5 buckets */
+    guint watched_open_hits;                /* 2 ...; 0: watched ports open like the others */
+    guint watched_open_window;              /* ... of the last 2 buckets, on watched ports */
+    guint recent_scale;                     /* 1: z divides by the recent residual spread
+                                             * (ps_level_spread) once the level is known;
+                                             * 0: by the candidates' spread */
+    double jump_z;                          /* 8 */
+    double jump_ratio;                      /* 10 */
+    double cusum_cap;                       /* 6: z counted at most this much per bucket */
+    double cusum_slack;                     /* 2 */
+    double cusum_open;                      /* 20 */
+    double cusum_ratio;                     /* 1.5 */
+    double quiet_z;                         /* 2 */
+    double quiet_ratio;                     /* 1.3 */
+    guint quiet_buckets;                    /* 10 */
+    gint64 cooldown_s;                      /* 1800 */
+    gint64 reminder_s;                      /* 3600; 0: no reminders */
+    double major_ratio;                     /* 5 (with z >= major_z) */
+    double major_z;                         /* 6 */
+    double major_excess_sources;            /* 500 */
+    double critical_ratio;                  /* 20 */
+    guint level_min_buckets;                /* 15: level factor needs this many recent ratios */
+    double level_rise_max;                  /* 1.5: a bucket teaches the level at most this
+                                             * times the level in use (0: no limit) */
+    gint64 exclusion_s;                     /* 86400: incident buckets kept out of baselines */
 } PsDetectConfig;
 
 #define PS_DETECT_EXCLUSIONS 4
@@ -76,18 +85,18 @@ typedef struct {
     PsPhase phase;
     PsSeverity severity;
     PsOpenedBy opened_by;
-    gint64 opened_at;       /* bucket start of the first bucket of the incident */
-    gint64 last_event_at;   /* bucket of the last message sent (for reminders) */
+    gint64 opened_at;     /* bucket start of the first bucket of the incident */
+    gint64 last_event_at; /* bucket of the last message sent (for reminders) */
     gint64 resolved_at;
-    guint32 hits;           /* bit i: bucket t-i was a hit */
+    guint32 hits; /* bit i: bucket t-i was a hit */
     double cusum;
     guint quiet;
-    guint buckets;          /* buckets of the open incident */
+    guint buckets; /* buckets of the open incident */
     double peak_ratio;
     double peak[PS_N_METRICS];
     double total[PS_N_METRICS];
-    gboolean young;         /* some bucket of the incident had a young baseline */
-    gboolean degraded;      /* some bucket rested on degraded data */
+    gboolean young;    /* some bucket of the incident had a young baseline */
+    gboolean degraded; /* some bucket rested on degraded data */
     gboolean scan_shaped;
     /* recent x / baseline-median ratios per metric, for the level factor (ring) */
     double level[PS_N_METRICS][PS_BASELINE_RECENT];
@@ -108,9 +117,10 @@ typedef struct {
     PsScore score[PS_N_METRICS];
     gboolean hit[PS_N_DETECT_METRICS];
     gboolean port_hit;
+    gboolean watched_hit; /* port_hit, or a hit by the watched-port thresholds */
     gboolean quiet;
     gboolean jump;
-    double z;       /* the driving score: sources, or the weaker of syn and dests */
+    double z; /* the driving score: sources, or the weaker of syn and dests */
     double ratio;
     double syn_share;
     gboolean scan_shaped;

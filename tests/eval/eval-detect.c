@@ -13,6 +13,7 @@
 typedef struct {
     gboolean quick;
     gint sites, ports, days, scored_from_day, threads, bench, list_false;
+    double trace_size, only_size;
     char *tune_seeds, *test_seeds;
     char **candidates;
 } Options;
@@ -54,6 +55,12 @@ parse_options(int argc, char **argv, Options *options, GError **error)
          "series in the CPU benchmark, 0: none [10000]", "N"},
         {"list-false", 0, 0, G_OPTION_ARG_INT, &options->list_false,
          "list this many false incidents per detector [0]", "N"},
+        {"only-size", 0, 0, G_OPTION_ARG_DOUBLE, &options->only_size,
+         "every injection this size (a probe with many more of them) [the mix]", "SIZE"},
+        {"trace", 0, 0, G_OPTION_ARG_DOUBLE, &options->trace_size,
+         "print the buckets of watched injections of this size the last detector missed or "
+         "found late",
+         "SIZE"},
         {NULL}};
     g_autoptr(GOptionContext) context = g_option_context_new("- score the surge detector");
 
@@ -87,6 +94,7 @@ setup_config(const Options *options, PsRunConfig *config, GError **error)
     ps_run_config_init(config);
     if (options->threads > 0)
         config->threads = options->threads;
+    config->trace_size = options->trace_size;
     for (guint i = 0; options->candidates != NULL && options->candidates[i] != NULL; i++) {
         PsRunDetector *detector = &config->detector[config->n_detectors];
         if (config->n_detectors == PS_RUN_MAX_DETECTORS) {
@@ -122,7 +130,8 @@ run_pool(const Options *options, const PsRunConfig *config, const char *seeds, c
             return FALSE;
         }
         pool->dataset[pool->n] = ps_sim_dataset_new(seed, options->sites, options->ports,
-                                                    options->days, options->scored_from_day);
+                                                    options->days, options->scored_from_day,
+                                                    options->only_size);
         pool->result[pool->n] = ps_run_dataset(config, pool->dataset[pool->n],
                                                pool->n == 0 ? snapshots : NULL, n_snapshots);
         fprintf(stderr, "%s seed %" G_GUINT64_FORMAT ": %u series, %u injections, %.1f s wall, "

@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "runner.h"
@@ -127,8 +128,44 @@ take_snapshot(Job *job, guint index, guint i, const PsHistory *history, const Ps
     }
 }
 
+#define TRACE_BUCKETS 8
+
+/* Which traced injection bucket i belongs to (its first TRACE_BUCKETS), or -1. */
+static gint
+traced_injection(const Job *job, guint index, guint i)
+{
+    const PsSimDataset *dataset = job->dataset;
+
+    if (job->config->trace_size <= 0 || !dataset->series[index].watched)
+        return -1;
+    for (guint j = dataset->first_injection[index]; j < dataset->first_injection[index + 1]; j++) {
+        const PsSimInjection *injection = &g_array_index(dataset->injections, PsSimInjection, j);
+        if (injection->size == job->config->trace_size && i >= injection->start &&
+            i < injection->start + TRACE_BUCKETS)
+            return (gint)j;
+    }
+    return -1;
+}
+
 static void
-run_detector(Job *job, guint d, guint index, const PsSimSeries *series, GArray *events)
+trace_bucket(GString *out, guint i, const PsEvaluation *evaluation, PsEventKind kind)
+{
+    g_string_append_printf(out, "  %5u", i);
+    for (guint m = 0; m < PS_N_DETECT_METRICS; m++)
+        g_string_append_printf(out, " | %s %5.0f b %6.1f z %5.1f r %4.1f s %.2f/%.2f%s%s",
+                               ps_metric_name(m), evaluation->sample.value[m],
+                               evaluation->baseline[m].expected, evaluation->score[m].z,
+                               evaluation->score[m].ratio, evaluation->baseline[m].scale,
+                               evaluation->baseline[m].candidate_scale,
+                               evaluation->baseline[m].young ? "y" : "",
+                               evaluation->hit[m] ? "*" : " ");
+    g_string_append_printf(out, " | hit %d scan %d %s\n", evaluation->port_hit,
+                           evaluation->scan_shaped, ps_event_kind_name(kind));
+}
+
+static void
+run_detector(Job *job, guint d, guint index, const PsSimSeries *series, GArray *events,
+             GString **traces)
 {
     const PsDetectConfig *config = &job->config->detector[d].config;
     gboolean watched = job->dataset->series[index].watched;
@@ -149,6 +186,12 @@ run_detector(Job *job, guint d, guint index, const PsSimSeries *series, GArray *
         ps_detect_mark_history(&state, &history, t, PS_SIM_STEP);
         ps_detect_evaluate(config, &state, &history, &series->sample[i], &evaluation);
         kind = ps_detect_step(config, &state, &evaluation, t, PS_SIM_STEP, watched, &event);
+        if (traces != NULL && traced_injection(job, index, i) >= 0) {
+            guint j = (guint)traced_injection(job, index, i) - job->dataset->first_injection[index];
+            if (traces[j] == NULL)
+                traces[j] = g_string_new(NULL);
+            trace_bucket(traces[j], i, &evaluation, kind);
+        }
         if (kind == PS_EVENT_OPEN)
             push_event(events, i, event.reopened ? EVENT_REOPEN : EVENT_NEW, event.opened_by,
                        evaluation.z, evaluation.ratio);
@@ -280,8 +323,10 @@ injection_delay(const PsSimInjection *injection, const GArray *events)
         }
         if (event->bucket > injection->end + PS_SIM_GRACE)
             break;
+        /* a ramp is timed from when it reaches its size; an opening before that is 1 */
         if (event->kind != EVENT_CLOSE)
-            return (gint)(event->bucket - injection->start) + 1;
+            return (gint)MAX(event->bucket, ps_sim_injection_full(injection)) -
+                   (gint)ps_sim_injection_full(injection) + 1;
     }
     return open ? PS_RUN_DELAY_MASKED : PS_RUN_DELAY_MISSED;
 }
@@ -335,6 +380,28 @@ score_method(Job *job, guint method, guint index, const PsSimSeries *series, con
     job->result->open_buckets[method] += open_buckets; /* under job->lock: see run_series */
 }
 
+/* The traces of the injections the traced detector missed or found late (under job->lock). */
+static void
+print_traces(const Job *job, guint index, GString **traces, guint method)
+{
+    guint first = job->dataset->first_injection[index];
+
+    for (guint j = 0; j < job->dataset->first_injection[index + 1] - first; j++) {
+        const PsSimInjection *injection =
+            &g_array_index(job->dataset->injections, PsSimInjection, first + j);
+        gint delay = job->result->delay[method * job->result->n_injections + first + j];
+        if (traces[j] == NULL)
+            continue;
+        if (delay < 1 || delay > 3)
+            printf("trace series %u port %u level %.1f: %gx %u min %s %s %s, delay %d\n%s",
+                   index, job->dataset->series[index].port, injection->level, injection->size,
+                   injection->minutes, ps_sim_shape_name(injection->shape),
+                   injection->concentrated ? "concentrated" : "distributed",
+                   ps_sim_place_name(injection->place), delay, traces[j]->str);
+        g_string_free(traces[j], TRUE);
+    }
+}
+
 static void
 run_series(gpointer data, gpointer user_data)
 {
@@ -349,8 +416,13 @@ run_series(gpointer data, gpointer user_data)
     ps_sim_series_fill(job->dataset, index, &series);
     for (guint m = 0; m < n_methods; m++)
         events[m] = g_array_new(FALSE, FALSE, sizeof(Event));
+    guint first = job->dataset->first_injection[index];
+    guint n_injections = job->dataset->first_injection[index + 1] - first;
+    guint traced = job->config->n_detectors - 1;
+    g_autofree GString **traces = g_new0(GString *, n_injections + 1);
+
     for (guint d = 0; d < job->config->n_detectors; d++)
-        run_detector(job, d, index, &series, events[d]);
+        run_detector(job, d, index, &series, events[d], d == traced ? traces : NULL);
     run_fixed(job, &series, events + ps_run_method_fixed(job->config, 0));
     for (guint a = 0; a < PS_RUN_EWMA_ALPHAS; a++)
         run_ewma(job, a, &series, events + ps_run_method_ewma(job->config, a, 0));
@@ -361,6 +433,7 @@ run_series(gpointer data, gpointer user_data)
         job->result->false_by_cause[c] += false_by_cause[c];
     g_array_append_vals(job->result->false_incidents, false_incidents->data,
                         false_incidents->len);
+    print_traces(job, index, traces, traced);
     g_mutex_unlock(&job->lock);
     for (guint m = 0; m < n_methods; m++)
         g_array_unref(events[m]);

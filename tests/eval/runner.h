@@ -37,6 +37,8 @@ typedef struct {
     double ewma_k[PS_RUN_EWMA_K];
     guint warmup; /* buckets evaluated before the scored days, for state */
     guint threads;
+    double trace_size; /* > 0: print the buckets of missed or late watched injections of this
+                        * size, as the last detector scored them (diagnosis) */
 } PsRunConfig;
 
 /* A false incident of a detector, for diagnosis. */

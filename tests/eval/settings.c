@@ -22,6 +22,8 @@ typedef struct {
 static const Field fields[] = {
     DOUBLE_FIELD(z_min),
     DOUBLE_FIELD(ratio_min),
+    DOUBLE_FIELD(watched_z_min),
+    DOUBLE_FIELD(watched_ratio_min),
     DOUBLE_FIELD(young_z_min),
     DOUBLE_FIELD(young_ratio_min),
     {"excess_sources", FIELD_DOUBLE, offsetof(PsDetectConfig, excess_min[PS_METRIC_SOURCES])},
@@ -34,6 +36,9 @@ static const Field fields[] = {
     {"volume_flows", FIELD_DOUBLE, offsetof(PsDetectConfig, volume_min[PS_METRIC_FLOWS])},
     UINT_FIELD(open_hits),
     UINT_FIELD(open_window),
+    UINT_FIELD(watched_open_hits),
+    UINT_FIELD(watched_open_window),
+    UINT_FIELD(recent_scale),
     DOUBLE_FIELD(jump_z),
     DOUBLE_FIELD(jump_ratio),
     DOUBLE_FIELD(cusum_cap),
@@ -46,6 +51,7 @@ static const Field fields[] = {
     INT64_FIELD(cooldown_s),
     INT64_FIELD(reminder_s),
     UINT_FIELD(level_min_buckets),
+    DOUBLE_FIELD(level_rise_max),
     INT64_FIELD(exclusion_s),
 };
 

@@ -184,6 +184,8 @@ schedule_series(PsRng *rng, PsSimDataset *dataset, guint index)
     for (;;) {
         PsSimInjection injection = {.series = index};
         injection.size = sizes[ps_rng_below(rng, G_N_ELEMENTS(sizes))];
+        if (dataset->only_size > 0)
+            injection.size = dataset->only_size;
         injection.minutes = minutes[ps_rng_below(rng, G_N_ELEMENTS(minutes))];
         injection.shape = ps_rng_below(rng, PS_SIM_N_SHAPES);
         injection.concentrated = ps_rng_below(rng, 2);
@@ -219,7 +221,7 @@ draw_site_events(PsRng *rng, PsSimDataset *dataset, guint site)
 
 PsSimDataset *
 ps_sim_dataset_new(guint64 seed, guint n_sites, guint ports_per_site, guint days,
-                   guint scored_from_day)
+                   guint scored_from_day, double only_size)
 {
     PsSimDataset *dataset = g_new0(PsSimDataset, 1);
     PsRng rng;
@@ -228,6 +230,7 @@ ps_sim_dataset_new(guint64 seed, guint n_sites, guint ports_per_site, guint days
     g_return_val_if_fail(n_sites <= PS_SIM_MAX_SITES && days > scored_from_day + 3, NULL);
     ps_rng_seed(&rng, seed);
     dataset->seed = seed;
+    dataset->only_size = only_size;
     dataset->n_sites = n_sites;
     dataset->ports_per_site = ports_per_site;
     dataset->days = days;
@@ -290,18 +293,32 @@ ps_sim_series_clear(PsSimSeries *series)
     g_clear_pointer(&series->expected, g_free);
 }
 
+/* Buckets a ramp takes to reach its size. */
+static guint
+ramp_rise(const PsSimInjection *injection)
+{
+    return MAX(injection->minutes / 3, 1u);
+}
+
+guint
+ps_sim_injection_full(const PsSimInjection *injection)
+{
+    if (injection->shape != PS_SIM_SHAPE_RAMP)
+        return injection->start;
+    return injection->start + ramp_rise(injection) - 1;
+}
+
 /* Multiplier of the injection's extra traffic at bucket i: 0 outside, up to size - 1. */
 static double
 injection_extra(const PsSimInjection *injection, guint i)
 {
-    guint k = i - injection->start, rise;
+    guint k = i - injection->start;
 
     if (i < injection->start || i >= injection->end)
         return 0;
     switch (injection->shape) {
     case PS_SIM_SHAPE_RAMP:
-        rise = MAX(injection->minutes / 3, 1u);
-        return (injection->size - 1) * MIN(1.0, (double)(k + 1) / rise);
+        return (injection->size - 1) * MIN(1.0, (double)(k + 1) / ramp_rise(injection));
     case PS_SIM_SHAPE_BURST:
         return k % 4 < 2 ? injection->size - 1 : 0;
     default:

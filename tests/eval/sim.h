@@ -101,6 +101,7 @@ typedef struct {
     guint backup_from_day;
     gint sampling_site, sampling_at;
     guint8 *site_missing[PS_SIM_MAX_SITES]; /* random missing buckets, per site */
+    double only_size;
     guint n_series;
     PsSimSeriesParams *series;
     GArray *injections; /* PsSimInjection, ordered by series then start */
@@ -115,9 +116,15 @@ typedef struct {
     float *expected;    /* distinct sources expected before any event */
 } PsSimSeries;
 
-/* Draws a dataset. sites x ports_per_site series, days days, injections from scored_from_day. */
+/* Draws a dataset. sites x ports_per_site series, days days, injections from scored_from_day;
+ * only_size > 0 makes every injection that size (a probe of one size: more of them per run,
+ * the same shapes, durations, placements and gaps). */
 PsSimDataset *ps_sim_dataset_new(guint64 seed, guint n_sites, guint ports_per_site, guint days,
-                                 guint scored_from_day);
+                                 guint scored_from_day, double only_size);
+
+/* The first bucket at which the injection is at its full size: its start, except for a ramp,
+ * which gets there at the end of its rise. Delays are counted from here. */
+guint ps_sim_injection_full(const PsSimInjection *injection);
 void ps_sim_dataset_free(PsSimDataset *dataset);
 
 /* Fills series (allocated by the caller with ps_sim_series_init) with series index's buckets. */
