@@ -121,19 +121,29 @@ ps_network_contains(const PsNetwork *network, const PsAddress *address)
 
 static void bucket_free(Bucket *bucket);
 
+void
+ps_aggregate_set_classes(PsAggregate *aggregate, const PsAggregateConfig *config)
+{
+    memset(aggregate->service_port_bits, 0, sizeof(aggregate->service_port_bits));
+    for (guint i = 0; i < config->n_service_ports; i++)
+        aggregate->service_port_bits[config->service_ports[i] / 8] |=
+            1 << (config->service_ports[i] % 8);
+    g_free(aggregate->home_networks);
+    aggregate->home_networks =
+        g_memdup2(config->home_networks, config->n_home_networks * sizeof(PsNetwork));
+    aggregate->config.home_networks = aggregate->home_networks;
+    aggregate->config.n_home_networks = config->n_home_networks;
+    aggregate->config.service_ports = NULL; /* kept as bits */
+    aggregate->config.n_service_ports = config->n_service_ports;
+}
+
 PsAggregate *
 ps_aggregate_new(const PsAggregateConfig *config)
 {
     PsAggregate *aggregate = g_new0(PsAggregate, 1);
 
     aggregate->config = *config;
-    for (guint i = 0; i < config->n_service_ports; i++)
-        aggregate->service_port_bits[config->service_ports[i] / 8] |=
-            1 << (config->service_ports[i] % 8);
-    aggregate->home_networks =
-        g_memdup2(config->home_networks, config->n_home_networks * sizeof(PsNetwork));
-    aggregate->config.home_networks = aggregate->home_networks;
-    aggregate->config.service_ports = NULL; /* kept as bits */
+    ps_aggregate_set_classes(aggregate, config);
     aggregate->buckets = g_ptr_array_new_with_free_func((GDestroyNotify)bucket_free);
     aggregate->closed_through = G_MININT64;
     return aggregate;

@@ -90,6 +90,11 @@ void ps_aggregate_free(PsAggregate *aggregate);
 
 #define PS_AGGREGATE_BATCH 64
 
+/* Replaces the service ports and home networks (SIGHUP): flows counted from now on are
+ * classified by the new ones; what open buckets already counted stays. Only those two fields
+ * of config are read. */
+void ps_aggregate_set_classes(PsAggregate *aggregate, const PsAggregateConfig *config);
+
 /* Counts one flow. now_ms is the receive time (capture time when reading files). */
 void ps_aggregate_add(PsAggregate *aggregate, const PsFlow *flow, gint64 now_ms);
 

@@ -9,52 +9,42 @@
 #include "capture.h"
 #include "dispatch.h"
 #include "flow_json.h"
+#include "logging.h"
+#include "metrics_text.h"
+#include "privileges.h"
+#include "settings.h"
 #include "socket.h"
 #include "stats.h"
-#include "bucket.h"
 #include "store.h"
 
-#define DEFAULT_RCVBUF   (32 * 1024 * 1024)
 #define MAX_BATCHES_PER_WAKEUP 64 /* then let timers and signals run */
+#define EXIT_CONFIG            2  /* the configuration or the command line is wrong */
 
+/* What this run does, as opposed to the configuration (settings.h) it runs with. */
 typedef struct {
+    gchar *config;
+    gboolean check_config;
     gchar **read_files;
-    gchar **listen;
     gboolean dump;
     gboolean print_stats;
-    gint64 rcvbuf;
-    gint sampling;
-    gint stats_interval;
     gchar *raw_exporter;
     gboolean verbose;
     gboolean version;
-    /* aggregation into Redis */
-    gchar *redis;
-    gchar *prefix;
-    gchar *collector_id;
-    gint bucket;
-    gint flush_interval;
-    gint grace;
-    gint top_k;
-    gint max_series;
-    gint max_sources;
-    gint64 max_pending;
-    gint clock_tolerance;
-    gint minute_ttl_days;
-    gint hour_ttl_days;
-    gchar **home_networks;
-    gchar **service_ports;
-} Options;
+} Actions;
 
 typedef struct {
-    Options options;
-    PsDispatch *dispatch;
-    GPtrArray *sockets;
+    Actions actions;
+    PsConffileOptions *options; /* the command line, applied again on every reload */
+    const char *config_path;    /* NULL: no file */
+    PsCollectorSettings *settings;
+    PsCollectorParts parts; /* dispatch, sockets, store, allow-list: what metrics read */
+    PsCollectorMetrics *metrics;
     GHashTable *stats_previous;
     GString *out;
     GMainLoop *loop;
+    guint stats_timer;
+    guint flush_timer;
     guint64 records;
-    PsStore *store;
     gint64 now_ms; /* receive time of the packet being decoded (capture time with --read) */
     gint64 last_flush_ms;
 } Collector;
@@ -67,8 +57,8 @@ on_flow(const PsFlow *flow, gpointer user_data)
     collector->records++;
     if (collector->out != NULL)
         ps_flow_json_append(flow, collector->out);
-    if (collector->store != NULL)
-        ps_store_add(collector->store, flow, collector->now_ms);
+    if (collector->parts.store != NULL)
+        ps_store_add(collector->parts.store, flow, collector->now_ms);
 }
 
 static void
@@ -86,14 +76,15 @@ on_capture(const PsAddress *exporter, const guint8 *data, gsize len, gint64 time
            gboolean whole_file, gpointer user_data)
 {
     Collector *collector = user_data;
+    PsStore *store = collector->parts.store;
 
     collector->now_ms = time_ms;
-    ps_dispatch_capture(collector->dispatch, exporter, data, len, time_ms, whole_file);
+    ps_dispatch_capture(collector->parts.dispatch, exporter, data, len, time_ms, whole_file);
     flush_output(collector);
     /* captures replay history: flush on their clock, as the live collector would have */
-    if (collector->store != NULL &&
-        time_ms - collector->last_flush_ms >= collector->options.flush_interval * 1000LL) {
-        ps_store_flush(collector->store, time_ms);
+    if (store != NULL &&
+        time_ms - collector->last_flush_ms >= collector->settings->flush_interval * 1000) {
+        ps_store_flush(store, time_ms);
         collector->last_flush_ms = time_ms;
     }
 }
@@ -105,7 +96,7 @@ print_exporter_stats(Collector *collector)
     PsExporter *exporter;
     g_autoptr(GString) text = g_string_new(NULL);
 
-    g_hash_table_iter_init(&iter, ps_dispatch_exporters(collector->dispatch));
+    g_hash_table_iter_init(&iter, ps_dispatch_exporters(collector->parts.dispatch));
     while (g_hash_table_iter_next(&iter, NULL, (gpointer *)&exporter))
         ps_stats_exporter_json(exporter, text);
     fputs(text->str, stderr);
@@ -114,13 +105,13 @@ print_exporter_stats(Collector *collector)
 static int
 read_files(Collector *collector, gchar **files)
 {
+    const char *raw_text = collector->actions.raw_exporter;
     PsAddress raw_exporter = {0};
     int status = EXIT_SUCCESS;
 
-    if (collector->options.raw_exporter != NULL &&
-        !ps_address_parse(collector->options.raw_exporter, &raw_exporter)) {
-        g_printerr("--exporter %s: not an IPv4 or IPv6 address\n", collector->options.raw_exporter);
-        return EXIT_FAILURE;
+    if (raw_text != NULL && !ps_address_parse(raw_text, &raw_exporter)) {
+        g_printerr("--exporter %s: not an IPv4 or IPv6 address\n", raw_text);
+        return EXIT_CONFIG;
     }
     if (raw_exporter.family == 0)
         ps_address_parse("0.0.0.0", &raw_exporter);
@@ -133,10 +124,10 @@ read_files(Collector *collector, gchar **files)
             status = EXIT_FAILURE;
         }
     }
-    if (collector->store != NULL &&
-        !ps_store_close(collector->store, collector->now_ms, 30000))
+    if (collector->parts.store != NULL &&
+        !ps_store_close(collector->parts.store, collector->now_ms, 30000))
         status = EXIT_FAILURE;
-    if (collector->options.print_stats)
+    if (collector->actions.print_stats)
         print_exporter_stats(collector);
     return status;
 }
@@ -146,18 +137,22 @@ on_datagram(const PsAddress *sender, const guint8 *data, gsize len, gpointer use
 {
     Collector *collector = user_data;
 
-    ps_dispatch_packet(collector->dispatch, sender, data, len, collector->now_ms);
+    /* before decoding: a source we do not know creates no exporter state */
+    if (!ps_allowlist_check(collector->parts.allowlist, sender, collector->now_ms))
+        return;
+    ps_dispatch_packet(collector->parts.dispatch, sender, data, len, collector->now_ms);
 }
 
 static gboolean
 on_readable(gint fd, GIOCondition condition, gpointer user_data)
 {
     Collector *collector = user_data;
+    GPtrArray *sockets = collector->parts.sockets;
 
     (void)condition;
     collector->now_ms = g_get_real_time() / 1000;
-    for (guint i = 0; i < collector->sockets->len; i++) {
-        PsSocket *socket = g_ptr_array_index(collector->sockets, i);
+    for (guint i = 0; i < sockets->len; i++) {
+        PsSocket *socket = g_ptr_array_index(sockets, i);
         if (ps_socket_fd(socket) == fd)
             ps_socket_drain(socket, on_datagram, collector, MAX_BATCHES_PER_WAKEUP);
     }
@@ -169,14 +164,16 @@ static gboolean
 on_stats_timer(gpointer user_data)
 {
     Collector *collector = user_data;
+    GPtrArray *sockets = collector->parts.sockets;
     guint64 kernel_drops = 0;
 
-    ps_stats_log(collector->dispatch, collector->stats_previous, collector->options.stats_interval);
-    for (guint i = 0; i < collector->sockets->len; i++)
-        kernel_drops += ps_socket_kernel_drops(g_ptr_array_index(collector->sockets, i));
+    ps_stats_log(collector->parts.dispatch, collector->stats_previous,
+                 collector->settings->stats_interval);
+    for (guint i = 0; i < sockets->len; i++)
+        kernel_drops += ps_socket_kernel_drops(g_ptr_array_index(sockets, i));
     if (kernel_drops > 0)
-        g_warning("the kernel dropped %" G_GUINT64_FORMAT
-                  " datagrams so far (receive buffer full)", kernel_drops);
+        g_warning("the kernel dropped %" G_GUINT64_FORMAT " datagrams so far (receive buffer full)",
+                  kernel_drops);
     return G_SOURCE_CONTINUE;
 }
 
@@ -185,7 +182,16 @@ on_flush_timer(gpointer user_data)
 {
     Collector *collector = user_data;
 
-    ps_store_flush(collector->store, g_get_real_time() / 1000);
+    ps_store_flush(collector->parts.store, g_get_real_time() / 1000);
+    return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+on_publish_timer(gpointer user_data)
+{
+    Collector *collector = user_data;
+
+    ps_collector_metrics_publish(collector->metrics, &collector->parts);
     return G_SOURCE_CONTINUE;
 }
 
@@ -199,170 +205,200 @@ on_stop_signal(gpointer user_data)
     return G_SOURCE_REMOVE;
 }
 
+/* (Re)starts the periodic timers whose interval changed (all of them the first time); a
+ * timer whose interval stayed keeps its phase, so reloads never postpone a flush. */
+static void
+schedule_timers(Collector *collector, const PsCollectorSettings *previous)
+{
+    const PsCollectorSettings *now = collector->settings;
+
+    if (previous == NULL || previous->stats_interval != now->stats_interval) {
+        if (collector->stats_timer != 0)
+            g_source_remove(collector->stats_timer);
+        collector->stats_timer =
+            g_timeout_add_seconds((guint)now->stats_interval, on_stats_timer, collector);
+    }
+    if (collector->parts.store != NULL &&
+        (previous == NULL || previous->flush_interval != now->flush_interval)) {
+        if (collector->flush_timer != 0)
+            g_source_remove(collector->flush_timer);
+        collector->flush_timer =
+            g_timeout_add_seconds((guint)now->flush_interval, on_flush_timer, collector);
+    }
+}
+
+/* Applies what may change while running: log level, allow-list, default sampling, home
+ * networks and service ports. The values were checked when the settings were loaded. */
+static void
+apply_live_settings(Collector *collector)
+{
+    const PsCollectorSettings *settings = collector->settings;
+    PsLogLevel level = PS_LOG_MESSAGE;
+
+    ps_logging_parse_level(settings->log_level, &level);
+    ps_logging_set_level(level);
+    ps_allowlist_set(collector->parts.allowlist, (const char *const *)settings->allow, NULL);
+    ps_dispatch_set_sampling(collector->parts.dispatch, NULL, (guint32)settings->sampling);
+    if (collector->parts.store != NULL) {
+        PsAggregateConfig classes;
+        g_autoptr(GArray) networks = g_array_new(FALSE, TRUE, sizeof(PsNetwork));
+        g_autoptr(GArray) ports = g_array_new(FALSE, TRUE, sizeof(guint16));
+        ps_settings_classes(settings, &classes, networks, ports);
+        ps_aggregate_set_classes(ps_store_aggregate(collector->parts.store), &classes);
+    }
+}
+
+/* SIGHUP: a fresh PsCollectorSettings from the file and the command line; swapped in only if
+ * it is valid, with what needs a restart kept as it runs. Open buckets are not touched. */
+static gboolean
+on_reload_signal(gpointer user_data)
+{
+    Collector *collector = user_data;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(PsCollectorSettings) previous = NULL;
+    PsCollectorSettings *next = ps_settings_load(collector->config_path, collector->options,
+                                                 collector->actions.verbose, &error);
+
+    if (next == NULL) {
+        collector->parts.reload_failures++;
+        g_warning("reload failed, the running configuration stays: %s", error->message);
+        return G_SOURCE_CONTINUE;
+    }
+    ps_settings_keep_restart_keys(next, collector->settings);
+    previous = collector->settings;
+    collector->settings = next;
+    apply_live_settings(collector);
+    schedule_timers(collector, previous);
+    collector->parts.reloads++;
+    g_message("configuration reloaded from %s",
+              collector->config_path != NULL ? collector->config_path : "the command line");
+    return G_SOURCE_CONTINUE;
+}
+
 static gboolean
 open_sockets(Collector *collector, GError **error)
 {
-    const char *defaults[] = {"[::]:2055", "[::]:4739", NULL};
-    gchar **listen = collector->options.listen != NULL ? collector->options.listen
-                                                       : (gchar **)defaults;
+    gchar **listen = collector->settings->listen;
 
-    for (guint i = 0; listen[i] != NULL; i++) {
+    for (guint i = 0; listen != NULL && listen[i] != NULL; i++) {
         PsAddress address;
         guint16 port;
         PsSocket *socket;
 
         if (!ps_socket_parse_listen(listen[i], &address, &port, error))
             return FALSE;
-        socket = ps_socket_open(&address, port, collector->options.rcvbuf, error);
+        socket = ps_socket_open(&address, port, (gsize)collector->settings->rcvbuf, error);
         if (socket == NULL)
             return FALSE;
-        g_ptr_array_add(collector->sockets, socket);
+        g_ptr_array_add(collector->parts.sockets, socket);
         g_unix_fd_add(ps_socket_fd(socket), G_IO_IN, on_readable, collector);
         g_message("listening on %s (NetFlow v5, v9 and IPFIX)", listen[i]);
     }
     return TRUE;
 }
 
+/* Everything that may need root: the UDP sockets and the metrics listener; then root goes. */
+static gboolean
+bind_and_drop(Collector *collector, GError **error)
+{
+    const char *metrics = collector->settings->metrics;
+
+    if (!open_sockets(collector, error))
+        return FALSE;
+    if (metrics != NULL) {
+        collector->metrics = ps_collector_metrics_start(metrics, error);
+        if (collector->metrics == NULL)
+            return FALSE;
+        ps_collector_metrics_publish(collector->metrics, &collector->parts);
+        g_message("metrics on %s, port %u, at /metrics", metrics,
+                  ps_collector_metrics_port(collector->metrics));
+    }
+    return ps_privileges_drop(collector->settings->user, error);
+}
+
 static int
 run_live(Collector *collector)
 {
     g_autoptr(GError) error = NULL;
+    int status = EXIT_SUCCESS;
 
-    if (!open_sockets(collector, &error)) {
+    if (!bind_and_drop(collector, &error)) {
         g_printerr("%s\n", error->message);
         return EXIT_FAILURE;
     }
     collector->loop = g_main_loop_new(NULL, FALSE);
     g_unix_signal_add(SIGINT, on_stop_signal, collector);
     g_unix_signal_add(SIGTERM, on_stop_signal, collector);
-    g_timeout_add_seconds(collector->options.stats_interval, on_stats_timer, collector);
-    if (collector->store != NULL)
-        g_timeout_add_seconds(collector->options.flush_interval, on_flush_timer, collector);
+    g_unix_signal_add(SIGHUP, on_reload_signal, collector);
+    schedule_timers(collector, NULL);
+    if (collector->metrics != NULL)
+        g_timeout_add(PS_COLLECTOR_METRICS_PUBLISH_MS, on_publish_timer, collector);
     g_main_loop_run(collector->loop);
     g_main_loop_unref(collector->loop);
+    /* no scrape may read the parts while they are torn down */
+    g_clear_pointer(&collector->metrics, ps_collector_metrics_stop);
     flush_output(collector);
     /* SIGTERM/SIGINT: every open bucket goes to Redis before exit */
-    if (collector->store != NULL &&
-        !ps_store_close(collector->store, g_get_real_time() / 1000, 15000))
-        return EXIT_FAILURE;
-    if (collector->options.print_stats)
+    if (collector->parts.store != NULL &&
+        !ps_store_close(collector->parts.store, g_get_real_time() / 1000, 15000))
+        status = EXIT_FAILURE;
+    if (collector->actions.print_stats)
         print_exporter_stats(collector);
-    return EXIT_SUCCESS;
+    return status;
 }
 
 static gboolean
-parse_options(Options *options, int *argc, char ***argv, GError **error)
+parse_options(Collector *collector, int *argc, char ***argv, GError **error)
 {
+    Actions *actions = &collector->actions;
     GOptionEntry entries[] = {
-        {"read", 'r', 0, G_OPTION_ARG_FILENAME_ARRAY, &options->read_files,
+        {"config", 'c', 0, G_OPTION_ARG_FILENAME, &actions->config,
+         "Configuration file (default: " PS_SETTINGS_DEFAULT_PATH " if it exists); options "
+         "given here override it",
+         "FILE"},
+        {"check-config", 0, 0, G_OPTION_ARG_NONE, &actions->check_config,
+         "Check the configuration and exit: 0 when valid, 2 (with the reason) when not", NULL},
+        {"read", 'r', 0, G_OPTION_ARG_FILENAME_ARRAY, &actions->read_files,
          "Decode captures (pcap, pcapng) or raw export files offline, in order, as one "
-         "stream; print records as JSON Lines", "FILE..."},
-        {"dump", 'd', 0, G_OPTION_ARG_NONE, &options->dump,
+         "stream; print records as JSON Lines",
+         "FILE..."},
+        {"dump", 'd', 0, G_OPTION_ARG_NONE, &actions->dump,
          "Print every received record as JSON Lines on stdout", NULL},
-        {"listen", 'l', 0, G_OPTION_ARG_STRING_ARRAY, &options->listen,
-         "UDP address to receive on, repeatable (default [::]:2055 and [::]:4739, dual-stack)",
-         "ADDR:PORT"},
-        {"rcvbuf", 0, 0, G_OPTION_ARG_INT64, &options->rcvbuf,
-         "Socket receive buffer in bytes (default 33554432)", "BYTES"},
-        {"sampling", 0, 0, G_OPTION_ARG_INT, &options->sampling,
-         "Sampling interval to assume when an exporter does not say (default 1)", "N"},
-        {"exporter", 0, 0, G_OPTION_ARG_STRING, &options->raw_exporter,
-         "Exporter address for raw files read with --read (default 0.0.0.0)", "ADDR"},
-        {"stats", 0, 0, G_OPTION_ARG_NONE, &options->print_stats,
+        {"exporter", 0, 0, G_OPTION_ARG_STRING, &actions->raw_exporter,
+         "Exporter address for raw files read with --read (default: 0.0.0.0)", "ADDR"},
+        {"stats", 0, 0, G_OPTION_ARG_NONE, &actions->print_stats,
          "At the end, print per-exporter counters as JSON Lines on stderr", NULL},
-        {"stats-interval", 0, 0, G_OPTION_ARG_INT, &options->stats_interval,
-         "Seconds between per-exporter summaries in the log (default 60)", "S"},
-        {"redis", 0, 0, G_OPTION_ARG_STRING, &options->redis,
-         "Aggregate into Redis: redis://[user:password@]host:port/db or a unix socket path "
-         "(password also from PS_REDIS_PASSWORD)", "URL"},
-        {"prefix", 0, 0, G_OPTION_ARG_STRING, &options->prefix, "Redis key prefix (default ps:)",
-         "PREFIX"},
-        {"collector-id", 0, 0, G_OPTION_ARG_STRING, &options->collector_id,
-         "Name of this collector in Redis (default: host name)", "ID"},
-        {"bucket", 0, 0, G_OPTION_ARG_INT, &options->bucket,
-         "Bucket length in seconds, 10 to 3600, dividing an hour (default 60)", "S"},
-        {"flush-interval", 0, 0, G_OPTION_ARG_INT, &options->flush_interval,
-         "Seconds between writes to Redis (default 5)", "S"},
-        {"grace", 0, 0, G_OPTION_ARG_INT, &options->grace,
-         "Seconds a bucket stays open for late flows after it ends (default 90)", "S"},
-        {"home-network", 0, 0, G_OPTION_ARG_STRING_ARRAY, &options->home_networks,
-         "Your own network, repeatable: counts are also kept inbound, outbound and internal",
-         "CIDR"},
-        {"service-port", 0, 0, G_OPTION_ARG_STRING_ARRAY, &options->service_ports,
-         "A port of 1024 or above to treat as a service (well-known) port, repeatable", "PORT"},
-        {"top-k", 0, 0, G_OPTION_ARG_INT, &options->top_k,
-         "Heaviest sources kept per port and bucket (default 10)", "K"},
-        {"max-series", 0, 0, G_OPTION_ARG_INT, &options->max_series,
-         "Ports tracked per bucket; the rest count as 'other' (default 20000)", "N"},
-        {"max-sources", 0, 0, G_OPTION_ARG_INT, &options->max_sources,
-         "(port, source) pairs tracked per bucket for the top K (default 1000000)", "N"},
-        {"max-pending", 0, 0, G_OPTION_ARG_INT64, &options->max_pending,
-         "Bytes of flushes held while Redis is down; beyond, the oldest is dropped and counted "
-         "(default 268435456)", "BYTES"},
-        {"clock-tolerance", 0, 0, G_OPTION_ARG_INT, &options->clock_tolerance,
-         "Seconds an exporter's clock may differ from ours before arrival time is used "
-         "(default 300)", "S"},
-        {"minute-ttl-days", 0, 0, G_OPTION_ARG_INT, &options->minute_ttl_days,
-         "Days minute buckets are kept (default 8)", "DAYS"},
-        {"hour-ttl-days", 0, 0, G_OPTION_ARG_INT, &options->hour_ttl_days,
-         "Days hour buckets are kept (default 400)", "DAYS"},
-        {"verbose", 'v', 0, G_OPTION_ARG_NONE, &options->verbose, "Log more (info level)", NULL},
-        {"version", 0, 0, G_OPTION_ARG_NONE, &options->version, "Print the version", NULL},
+        {"verbose", 'v', 0, G_OPTION_ARG_NONE, &actions->verbose, "Log more: log level info", NULL},
+        {"version", 0, 0, G_OPTION_ARG_NONE, &actions->version, "Print the version", NULL},
         G_OPTION_ENTRY_NULL};
     g_autoptr(GOptionContext) context = g_option_context_new("- receive NetFlow v5/v9 and IPFIX");
 
-    options->rcvbuf = DEFAULT_RCVBUF;
-    options->stats_interval = 60;
-    options->bucket = 60;
-    options->flush_interval = 5;
-    options->grace = 90;
-    options->top_k = 10;
-    options->max_series = 20000;
-    options->max_sources = 1000000;
-    options->max_pending = 256 * 1024 * 1024;
-    options->clock_tolerance = 300;
-    options->minute_ttl_days = PS_BUCKET_MINUTE_TTL_DAYS;
-    options->hour_ttl_days = PS_BUCKET_HOUR_TTL_DAYS;
-    g_option_context_add_main_entries(context, entries, NULL);
-    if (!g_option_context_parse(context, argc, argv, error))
-        return FALSE;
-    if (options->sampling < 0 || options->stats_interval <= 0 || options->rcvbuf <= 0 ||
-        options->flush_interval <= 0 || options->grace < 0 || options->top_k <= 0 ||
-        options->max_series < 2 || options->max_sources <= 0 || options->max_pending <= 0 ||
-        options->clock_tolerance <= 0 || options->minute_ttl_days <= 0 ||
-        options->hour_ttl_days <= 0) {
-        g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                    "numeric options take positive numbers (--max-series at least 2)");
-        return FALSE;
-    }
-    if (!ps_bucket_step_valid(options->bucket)) {
-        g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                    "--bucket %d: must be 10 to 3600 seconds and divide an hour", options->bucket);
-        return FALSE;
-    }
-    return TRUE;
+    collector->options = ps_settings_options_new();
+    g_option_context_set_main_group(context,
+                                    ps_conffile_options_group(collector->options, entries));
+    g_option_context_set_description(
+        context, "Every option but the first eight is also a key of [collector] or [redis] in "
+                 "the configuration file (contrib/portsurge.conf lists them).\n"
+                 "Signals: SIGHUP reloads the configuration, SIGTERM writes every open bucket "
+                 "and exits.");
+    return g_option_context_parse(context, argc, argv, error);
 }
 
 /* GOptionContext hands the strings and arrays it parsed to the caller: free them before exit,
  * or LeakSanitizer fails every run of an ASan build. */
 static void
-options_clear(Options *options)
+actions_clear(Actions *actions)
 {
-    g_clear_pointer(&options->read_files, g_strfreev);
-    g_clear_pointer(&options->listen, g_strfreev);
-    g_clear_pointer(&options->raw_exporter, g_free);
-    g_clear_pointer(&options->redis, g_free);
-    g_clear_pointer(&options->prefix, g_free);
-    g_clear_pointer(&options->collector_id, g_free);
-    g_clear_pointer(&options->home_networks, g_strfreev);
-    g_clear_pointer(&options->service_ports, g_strfreev);
+    g_clear_pointer(&actions->config, g_free);
+    g_clear_pointer(&actions->read_files, g_strfreev);
+    g_clear_pointer(&actions->raw_exporter, g_free);
 }
 
-/* --redis and the aggregation options -> a running PsStore; NULL with error on bad values. */
+/* [redis] url and the aggregation settings -> a running PsStore; NULL with error. */
 static PsStore *
 make_store(Collector *collector, GError **error)
 {
-    Options *o = &collector->options;
+    const PsCollectorSettings *settings = collector->settings;
     PsAggregateConfig aggregate;
     PsFlushConfig flush = {0};
     g_autoptr(GArray) networks = g_array_new(FALSE, TRUE, sizeof(PsNetwork));
@@ -370,122 +406,143 @@ make_store(Collector *collector, GError **error)
     PsRedisAddress address;
     PsStore *store;
 
-    ps_aggregate_config_init(&aggregate);
-    for (guint i = 0; o->home_networks != NULL && o->home_networks[i] != NULL; i++) {
-        PsNetwork network;
-        if (!ps_network_parse(o->home_networks[i], &network, error))
-            return NULL;
-        g_array_append_val(networks, network);
-    }
-    for (guint i = 0; o->service_ports != NULL && o->service_ports[i] != NULL; i++) {
-        guint64 port;
-        if (!g_ascii_string_to_unsigned(o->service_ports[i], 10, 1, 65535, &port, error)) {
-            g_prefix_error(error, "--service-port: ");
-            return NULL;
-        }
-        g_array_append_val(ports, port);
-        g_array_index(ports, guint16, ports->len - 1) = (guint16)port;
-    }
-    if (!ps_redis_address_parse(o->redis, &address, error))
+    ps_settings_aggregate_config(settings, &aggregate, networks, ports);
+    if (!ps_redis_config_address(&settings->redis, &address, error))
         return NULL;
-    aggregate.step = o->bucket;
-    aggregate.grace_s = o->grace;
-    aggregate.clock_tolerance_ms = o->clock_tolerance * 1000LL;
-    aggregate.retention_s = (gint64)o->minute_ttl_days * 86400;
-    aggregate.max_series = o->max_series;
-    aggregate.max_sources = o->max_sources;
-    aggregate.top_k = o->top_k;
-    aggregate.home_networks = networks->len > 0 ? &g_array_index(networks, PsNetwork, 0) : NULL;
-    aggregate.n_home_networks = networks->len;
-    aggregate.service_ports = ports->len > 0 ? &g_array_index(ports, guint16, 0) : NULL;
-    aggregate.n_service_ports = ports->len;
     flush.address = address;
-    flush.prefix = o->prefix != NULL ? o->prefix : PS_KEYS_DEFAULT_PREFIX;
-    flush.collector_id = o->collector_id != NULL ? o->collector_id : g_get_host_name();
-    flush.minute_ttl_s = o->minute_ttl_days * 86400;
-    flush.hour_ttl_s = o->hour_ttl_days * 86400;
-    flush.top_k = o->top_k;
-    flush.max_pending_bytes = o->max_pending;
+    flush.prefix = settings->redis.prefix != NULL ? settings->redis.prefix : PS_KEYS_DEFAULT_PREFIX;
+    flush.collector_id =
+        settings->collector_id != NULL ? settings->collector_id : g_get_host_name();
+    flush.minute_ttl_s = (guint)settings->minute_ttl_days * 86400;
+    flush.hour_ttl_s = (guint)settings->hour_ttl_days * 86400;
+    flush.top_k = (guint)settings->top_k;
+    flush.max_pending_bytes = (gsize)settings->max_pending;
     flush.timeout_ms = 5000;
     flush.backoff_max_ms = 30000;
-    store = ps_store_new(&aggregate, &flush, collector->dispatch);
+    store = ps_store_new(&aggregate, &flush, collector->parts.dispatch);
     ps_redis_address_clear(&address);
     return store;
 }
 
 static gchar **
-files_to_read(Options *options, int argc, char **argv)
+files_to_read(Actions *actions, int argc, char **argv)
 {
     GPtrArray *files = g_ptr_array_new();
 
     /* --read a b c: GOption takes a, the rest stay as arguments */
-    for (guint i = 0; options->read_files[i] != NULL; i++)
-        g_ptr_array_add(files, g_strdup(options->read_files[i]));
+    for (guint i = 0; actions->read_files[i] != NULL; i++)
+        g_ptr_array_add(files, g_strdup(actions->read_files[i]));
     for (int i = 1; i < argc; i++)
         g_ptr_array_add(files, g_strdup(argv[i]));
     g_ptr_array_add(files, NULL);
     return (gchar **)g_ptr_array_free(files, FALSE);
 }
 
+/* --config, else the default file when it exists, else none. */
+static const char *
+config_path(const Actions *actions)
+{
+    if (actions->config != NULL)
+        return actions->config;
+    return g_file_test(PS_SETTINGS_DEFAULT_PATH, G_FILE_TEST_EXISTS) ? PS_SETTINGS_DEFAULT_PATH
+                                                                     : NULL;
+}
+
+/* Command line and configuration file -> collector->settings; the exit status on failure
+ * (-1: go on). */
+static int
+configure(Collector *collector, int *argc, char ***argv)
+{
+    g_autoptr(GError) error = NULL;
+
+    if (!parse_options(collector, argc, argv, &error)) {
+        g_printerr("%s (see --help)\n", error->message);
+        return EXIT_CONFIG;
+    }
+    if (collector->actions.version) {
+        g_print("portsurge-collector %s\n", PS_VERSION);
+        return EXIT_SUCCESS;
+    }
+    collector->config_path = config_path(&collector->actions);
+    collector->settings = ps_settings_load(collector->config_path, collector->options,
+                                           collector->actions.verbose, &error);
+    if (collector->settings == NULL) {
+        g_printerr("%s\n", error->message);
+        return EXIT_CONFIG;
+    }
+    if (collector->actions.check_config) {
+        g_print("%s: valid\n",
+                collector->config_path != NULL ? collector->config_path : "command line");
+        return EXIT_SUCCESS;
+    }
+    return -1;
+}
+
+/* The parts the settings describe; the exit status on failure (-1: go on). */
+static int
+build(Collector *collector)
+{
+    g_autoptr(GError) error = NULL;
+    const Actions *actions = &collector->actions;
+
+    collector->parts.dispatch = ps_dispatch_new(on_flow, collector, &error);
+    if (collector->parts.dispatch == NULL) {
+        g_printerr("%s\n", error->message);
+        return EXIT_FAILURE;
+    }
+    collector->parts.sockets = g_ptr_array_new_with_free_func((GDestroyNotify)ps_socket_close);
+    collector->parts.allowlist = ps_allowlist_new();
+    collector->stats_previous = ps_stats_new();
+    /* --read prints records unless they go to Redis; --dump always prints */
+    if ((actions->read_files != NULL && collector->settings->redis.url == NULL) || actions->dump)
+        collector->out = g_string_sized_new(1 << 16);
+    if (collector->settings->redis.url != NULL) {
+        collector->parts.store = make_store(collector, &error);
+        if (collector->parts.store == NULL) {
+            g_printerr("%s\n", error->message);
+            return EXIT_CONFIG;
+        }
+    }
+    apply_live_settings(collector);
+    if (collector->config_path != NULL)
+        g_message("configuration from %s", collector->config_path);
+    return -1;
+}
+
+static void
+collector_clear(Collector *collector)
+{
+    ps_store_free(collector->parts.store);
+    ps_dispatch_free(collector->parts.dispatch);
+    g_clear_pointer(&collector->parts.sockets, g_ptr_array_unref);
+    g_clear_pointer(&collector->parts.allowlist, ps_allowlist_free);
+    g_clear_pointer(&collector->stats_previous, g_hash_table_unref);
+    if (collector->out != NULL)
+        g_string_free(collector->out, TRUE);
+    g_clear_pointer(&collector->settings, ps_settings_free);
+    g_clear_pointer(&collector->options, ps_conffile_options_free);
+    actions_clear(&collector->actions);
+}
+
 int
 main(int argc, char **argv)
 {
     Collector collector = {0};
-    g_autoptr(GError) error = NULL;
     int status;
 
     /* hiredis writes with write(2): a Redis that went away must be an error, not SIGPIPE */
     signal(SIGPIPE, SIG_IGN);
+    ps_logging_init();
 
-    if (!parse_options(&collector.options, &argc, &argv, &error)) {
-        g_printerr("%s\n", error->message);
-        options_clear(&collector.options);
-        return 2;
-    }
-    if (collector.options.version) {
-        g_print("portsurge-collector %s\n", PS_VERSION);
-        options_clear(&collector.options);
-        return EXIT_SUCCESS;
-    }
-    if (collector.options.verbose)
-        g_log_set_debug_enabled(TRUE);
-
-    collector.dispatch = ps_dispatch_new(on_flow, &collector, &error);
-    if (collector.dispatch == NULL) {
-        g_printerr("%s\n", error->message);
-        options_clear(&collector.options);
-        return EXIT_FAILURE;
-    }
-    ps_dispatch_set_sampling(collector.dispatch, NULL, collector.options.sampling);
-    collector.sockets = g_ptr_array_new_with_free_func((GDestroyNotify)ps_socket_close);
-    collector.stats_previous = ps_stats_new();
-    /* --read prints records unless they go to Redis; --dump always prints */
-    if ((collector.options.read_files != NULL && collector.options.redis == NULL) ||
-        collector.options.dump)
-        collector.out = g_string_sized_new(1 << 16);
-    if (collector.options.redis != NULL) {
-        collector.store = make_store(&collector, &error);
-        if (collector.store == NULL) {
-            g_printerr("%s\n", error->message);
-            options_clear(&collector.options);
-            ps_dispatch_free(collector.dispatch);
-            return 2;
-        }
-    }
-
-    if (collector.options.read_files != NULL) {
-        g_auto(GStrv) files = files_to_read(&collector.options, argc, argv);
+    status = configure(&collector, &argc, &argv);
+    if (status < 0)
+        status = build(&collector);
+    if (status < 0 && collector.actions.read_files != NULL) {
+        g_auto(GStrv) files = files_to_read(&collector.actions, argc, argv);
         status = read_files(&collector, files);
-    } else {
+    } else if (status < 0) {
         status = run_live(&collector);
     }
-
-    ps_store_free(collector.store);
-    ps_dispatch_free(collector.dispatch);
-    g_ptr_array_unref(collector.sockets);
-    g_hash_table_unref(collector.stats_previous);
-    if (collector.out != NULL)
-        g_string_free(collector.out, TRUE);
-    options_clear(&collector.options);
+    collector_clear(&collector);
     return status;
 }

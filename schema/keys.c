@@ -54,6 +54,18 @@ ps_key_exporter(const char *prefix, const char *address)
 }
 
 gchar *
+ps_key_outbox(const char *prefix)
+{
+    return g_strdup_printf("%soutbox", prefix);
+}
+
+gchar *
+ps_key_outbox_dead(const char *prefix)
+{
+    return g_strdup_printf("%soutbox:dead", prefix);
+}
+
+gchar *
 ps_field(const char *series, const char *metric)
 {
     return g_strdup_printf("%s:%s", series, metric);

@@ -43,6 +43,9 @@ gchar *ps_key_closed(const char *prefix, guint step);
 /* "ps:collector:<id>" heartbeat hash; "ps:exporter:<address>" health hash. */
 gchar *ps_key_collector(const char *prefix, const char *id);
 gchar *ps_key_exporter(const char *prefix, const char *address);
+/* ps:outbox (alert messages not yet accepted by their receiver) and ps:outbox:dead. */
+gchar *ps_key_outbox(const char *prefix);
+gchar *ps_key_outbox_dead(const char *prefix);
 
 /* "tcp/445:flows": a counter field of the bucket hash. Metrics: flows, pkts, bytes, syn,
  * untracked; written at close: nsrc, ndst. */

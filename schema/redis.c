@@ -94,25 +94,26 @@ ps_redis_address_describe(const PsRedisAddress *address)
                            address->db);
 }
 
+static redisReply *call_valist(redisContext *context, GError **error, const char *first,
+                               va_list args);
+
+/* One command of the connection set-up: a failure is a failure to connect. */
 static gboolean
 run_command(redisContext *context, const char *what, GError **error, const char *first, ...)
 {
-    const char *argv[4];
-    guint argc = 0;
+    g_autoptr(GError) failure = NULL;
     va_list args;
-    g_autoptr(redisReply) reply = NULL;
+    redisReply *reply;
 
     va_start(args, first);
-    for (const char *arg = first; arg != NULL && argc < G_N_ELEMENTS(argv);
-         arg = va_arg(args, const char *))
-        argv[argc++] = arg;
+    reply = call_valist(context, &failure, first, args);
     va_end(args);
-    reply = redisCommandArgv(context, argc, argv, NULL);
-    if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
+    if (reply == NULL) {
         g_set_error(error, PS_REDIS_ERROR, PS_REDIS_ERROR_CONNECT, "%s: %s", what,
-                    reply != NULL ? reply->str : context->errstr);
+                    failure->message);
         return FALSE;
     }
+    freeReplyObject(reply);
     return TRUE;
 }
 
@@ -218,4 +219,39 @@ ps_redis_pipeline_clear(PsRedisPipeline *pipeline)
     g_clear_pointer(&pipeline->first_error, g_free);
     pipeline->pending = 0;
     pipeline->reply_errors = 0;
+}
+
+static redisReply *
+call_valist(redisContext *context, GError **error, const char *first, va_list args)
+{
+    const char *argv[PS_REDIS_CALL_MAX_ARGS];
+    guint argc = 0;
+    redisReply *reply;
+
+    for (const char *arg = first; arg != NULL && argc < G_N_ELEMENTS(argv);
+         arg = va_arg(args, const char *))
+        argv[argc++] = arg;
+    reply = redisCommandArgv(context, argc, argv, NULL);
+    if (reply == NULL) {
+        g_set_error(error, PS_REDIS_ERROR, PS_REDIS_ERROR_IO, "%s: %s", first, context->errstr);
+        return NULL;
+    }
+    if (reply->type == REDIS_REPLY_ERROR) {
+        g_set_error(error, PS_REDIS_ERROR, PS_REDIS_ERROR_REPLY, "%s: %s", first, reply->str);
+        freeReplyObject(reply);
+        return NULL;
+    }
+    return reply;
+}
+
+redisReply *
+ps_redis_call(redisContext *context, GError **error, const char *first, ...)
+{
+    va_list args;
+    redisReply *reply;
+
+    va_start(args, first);
+    reply = call_valist(context, error, first, args);
+    va_end(args);
+    return reply;
 }

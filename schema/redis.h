@@ -58,3 +58,10 @@ void ps_redis_pipeline_command(PsRedisPipeline *pipeline, const char *first, ...
 gboolean ps_redis_pipeline_finish(PsRedisPipeline *pipeline, PsRedisReplyFn fn,
                                   gpointer user_data, GError **error);
 void ps_redis_pipeline_clear(PsRedisPipeline *pipeline);
+
+#define PS_REDIS_CALL_MAX_ARGS 16
+
+/* Runs one command of NUL-terminated strings, ended by NULL, and returns its reply; NULL with
+ * error on an I/O failure (the context is then dead) or an error reply. */
+redisReply *ps_redis_call(redisContext *context, GError **error, const char *first, ...)
+    G_GNUC_NULL_TERMINATED;
