@@ -7,6 +7,8 @@
 #include "event.h"
 #include "history.h"
 #include "keys.h"
+#include "notify.h"
+#include "outbox.h"
 #include "redis.h"
 #include "state.h"
 
@@ -27,7 +29,10 @@ copy_config(PsAlerter *alerter, const PsAlerterConfig *config)
 {
     g_free(alerter->prefix);
     g_strfreev(alerter->watched);
+    g_clear_pointer(&alerter->config.receivers, g_ptr_array_unref);
     alerter->config = *config;
+    if (config->receivers != NULL)
+        g_ptr_array_ref(config->receivers);
     alerter->prefix = g_strdup(config->prefix);
     alerter->watched = g_strdupv(config->watched);
     alerter->config.prefix = alerter->prefix;
@@ -55,6 +60,7 @@ ps_alerter_free(PsAlerter *alerter)
     if (alerter == NULL)
         return;
     g_hash_table_unref(alerter->states);
+    g_clear_pointer(&alerter->config.receivers, g_ptr_array_unref);
     g_free(alerter->prefix);
     g_strfreev(alerter->watched);
     g_free(alerter);
@@ -210,12 +216,36 @@ emitted_free(Emitted *emitted)
     g_free(emitted);
 }
 
+/* The messages of the bucket's events for the receivers, read and rendered before the MULTI
+ * that saves them with the events. */
+static GPtrArray *
+messages_of(PsAlerter *alerter, GPtrArray *emitted, GError **error)
+{
+    GPtrArray *all = g_ptr_array_new_with_free_func((GDestroyNotify)ps_outbox_entry_free);
+
+    for (guint i = 0; i < emitted->len && alerter->config.receivers != NULL; i++) {
+        Emitted *e = g_ptr_array_index(emitted, i);
+        g_autoptr(GPtrArray) entries =
+            ps_notify_entries(alerter->config.receivers, alerter->redis, alerter->prefix,
+                              alerter->config.step, e->series, e->watched, &e->event, error);
+        if (entries == NULL) {
+            g_ptr_array_unref(all);
+            return NULL;
+        }
+        g_ptr_array_extend_and_steal(all, g_steal_pointer(&entries));
+    }
+    return all;
+}
+
 static gboolean
 persist(PsAlerter *alerter, gint64 t, GPtrArray *names, GPtrArray *emitted, GError **error)
 {
+    g_autoptr(GPtrArray) messages = messages_of(alerter, emitted, error);
     PsRedisPipeline pipeline;
     gboolean ok;
 
+    if (messages == NULL)
+        return FALSE;
     ps_redis_pipeline_init(&pipeline, alerter->redis);
     ps_redis_pipeline_command(&pipeline, "MULTI", NULL);
     for (guint i = 0; i < names->len; i++) {
@@ -226,6 +256,8 @@ persist(PsAlerter *alerter, gint64 t, GPtrArray *names, GPtrArray *emitted, GErr
         Emitted *e = g_ptr_array_index(emitted, i);
         ps_state_append_event(&pipeline, alerter->prefix, e->series, e->json, &e->event);
     }
+    for (guint i = 0; i < messages->len; i++)
+        ps_outbox_append(&pipeline, alerter->prefix, g_ptr_array_index(messages, i));
     ps_state_append_progress(&pipeline, alerter->prefix, t);
     ps_redis_pipeline_command(&pipeline, "EXEC", NULL);
     ok = ps_redis_pipeline_finish(&pipeline, NULL, NULL, error);

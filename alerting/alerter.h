@@ -17,6 +17,8 @@ typedef struct {
     guint max_series;     /* busiest first, besides the watched ones */
     guint broad_scan_ports; /* more ports than this opening in one bucket with the same top
                              * sources are one "broad scan" incident (20) */
+    GPtrArray *receivers;   /* PsReceiver: messages for them go to the outbox with each event
+                             * (live only); NULL: none. Referenced, not copied. */
 } PsAlerterConfig;
 
 /* The series name under which a broad scan is reported. */

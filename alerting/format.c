@@ -273,6 +273,16 @@ explain_baseline(GString *out, const PsAlertMessage *message)
     g_string_append(out, ".");
 }
 
+static guint
+count_new_sources(const PsAlertMessage *message)
+{
+    guint n = MIN(message->n_top_sources, PS_FORMAT_TOP_SOURCES_MAX), fresh = 0;
+
+    for (guint i = 0; i < n; i++)
+        fresh += message->top_sources[i].is_new ? 1 : 0;
+    return fresh;
+}
+
 static void
 explain_sources(GString *out, const PsAlertMessage *message)
 {
@@ -286,10 +296,14 @@ explain_sources(GString *out, const PsAlertMessage *message)
         const PsTopSource *s = &message->top_sources[i];
         double share = flows > 0.0 ? MIN(100.0, (double)s->flows / flows * 100.0) : 0.0;
 
-        g_string_append_printf(out, "%s %s (%" G_GUINT64_FORMAT " flows, %.0f%%)",
-                               i == 0 ? "" : ",", s->address, s->flows, share);
+        g_string_append_printf(out, "%s %s (%" G_GUINT64_FORMAT " flows, %.0f%%%s)",
+                               i == 0 ? "" : ",", s->address, s->flows, share,
+                               message->usual_top_known && s->is_new ? ", new" : "");
     }
     g_string_append(out, ".");
+    if (message->usual_top_known)
+        g_string_append_printf(out, " %u of %u %s new against the usual top sources at this time "
+                               "of day.", count_new_sources(message), n, n == 1 ? "is" : "are");
 }
 
 static void
@@ -491,9 +505,20 @@ add_top_sources(JsonBuilder *builder, const PsAlertMessage *message)
         add_string(builder, "address", message->top_sources[i].address);
         /* JSON integers are signed 64-bit in json-glib; no source sends 2^63 flows */
         add_int(builder, "flows", (gint64)MIN(message->top_sources[i].flows, (guint64)G_MAXINT64));
+        if (message->usual_top_known)
+            add_bool(builder, "new", message->top_sources[i].is_new);
         json_builder_end_object(builder);
     }
     json_builder_end_array(builder);
+}
+
+gchar *
+ps_format_idempotency_key(const char *series, const PsAlertEvent *event)
+{
+    g_autofree gchar *id = ps_event_id(series, event);
+
+    return g_strdup_printf("%s:%s:%" G_GINT64_FORMAT, id, ps_event_kind_name(event->kind),
+                           event->bucket);
 }
 
 /* id, kind, where: the members that name the incident and the port. */
@@ -502,8 +527,7 @@ add_identity(JsonBuilder *builder, const PsAlertMessage *message)
 {
     const PsAlertEvent *event = message->event;
     g_autofree gchar *id = ps_event_id(message->series, event);
-    g_autofree gchar *key = g_strdup_printf("%s:%s:%" G_GINT64_FORMAT, id,
-                                            ps_event_kind_name(event->kind), event->bucket);
+    g_autofree gchar *key = ps_format_idempotency_key(message->series, event);
     g_autofree gchar *protocol = series_protocol(message->series);
     guint8 proto;
     guint16 port;

@@ -20,6 +20,7 @@
 typedef struct {
     const char *address;
     guint64 flows;
+    gboolean is_new; /* not among the usual top sources (meaningful when usual_top_known) */
 } PsTopSource;
 
 /* Everything one message says. Borrowed: the caller owns every pointer and keeps them alive
@@ -30,6 +31,7 @@ typedef struct {
     const PsAlertEvent *event;
     const PsTopSource *top_sources; /* heaviest first */
     guint n_top_sources;
+    gboolean usual_top_known; /* the usual top sources were read: is_new says something */
     const double *last_hour; /* distinct sources per bucket, oldest first */
     guint n_last_hour;
     double baseline_value; /* expected distinct sources, as the caller reports it */
@@ -37,6 +39,10 @@ typedef struct {
 
 /* Well-known name of a port ("smb" for 445), or NULL. Only ports that matter in surges. */
 const char *ps_format_service_name(guint16 port);
+
+/* The key a receiver drops repeats by: "<incident id>:<event kind>:<bucket>", the same on
+ * every attempt and after a restart. Free with g_free. */
+gchar *ps_format_idempotency_key(const char *series, const PsAlertEvent *event);
 
 /* "all", "in", "out" or "int", from the series suffix (@in, @out, @int). */
 const char *ps_format_direction(const char *series);
