@@ -300,6 +300,14 @@ ps_alerter_configuration_load(PsAlerterConfiguration *c, const char *path,
     memset(c, 0, sizeof(*c));
     if (path != NULL && (file = ps_conffile_load(path, error)) == NULL)
         return FALSE;
+    return ps_alerter_configuration_from_file(c, file, options, error);
+}
+
+gboolean
+ps_alerter_configuration_from_file(PsAlerterConfiguration *c, const PsConffile *file,
+                                   const PsConffileOptions *options, GError **error)
+{
+    memset(c, 0, sizeof(*c));
     if (!load_sections(c, file, options, error) ||
         !ps_redis_config_address(&c->redis, &c->address, error) ||
         (c->receivers = load_webhooks(file, error)) == NULL)

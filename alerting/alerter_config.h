@@ -46,6 +46,10 @@ typedef struct {
  * file, line and key, or the option, and what is expected. */
 gboolean ps_alerter_configuration_load(PsAlerterConfiguration *configuration, const char *path,
                                        const PsConffileOptions *options, GError **error);
+/* The same from a file already read (NULL: defaults only); the fuzz target's way in. */
+gboolean ps_alerter_configuration_from_file(PsAlerterConfiguration *configuration,
+                                            const PsConffile *file,
+                                            const PsConffileOptions *options, GError **error);
 void ps_alerter_configuration_clear(PsAlerterConfiguration *configuration);
 
 /* Recomputes alerter and courier from settings and redis: after the struct was copied (they

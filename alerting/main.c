@@ -22,6 +22,7 @@ typedef struct {
     gchar *config;
     gchar *replay;
     gchar *format;
+    gboolean check_config;
     gboolean version;
 } Options;
 
@@ -245,13 +246,15 @@ parse_options(Alerter *self, int *argc, char ***argv, GError **error)
                                            NULL};
     GOptionEntry entries[] = {
         {"config", 'c', 0, G_OPTION_ARG_FILENAME, &o->config,
-         "Configuration file (portsurge.conf: [alerter], [redis], [webhook NAME]); options "
-         "given here win over it", "FILE"},
+         "Configuration file (portsurge.conf: [alerter], [redis], [webhook NAME]; default: "
+         PS_CONFFILE_DEFAULT_PATH " when it exists); options given here win over it", "FILE"},
         {"replay", 0, 0, G_OPTION_ARG_STRING, &o->replay,
          "Run detection over stored history as it would have run live and print the incidents "
          "(nothing is sent); times as Unix seconds, ISO 8601, now or 7d/12h/90m ago", "FROM..TO"},
         {"format", 0, 0, G_OPTION_ARG_STRING, &o->format,
          "Replay output: text or json (JSON Lines) (default: text)", "FORMAT"},
+        {"check-config", 0, 0, G_OPTION_ARG_NONE, &o->check_config,
+         "Check the configuration (file and options) and exit: 0 when it is valid", NULL},
         {"version", 0, 0, G_OPTION_ARG_NONE, &o->version, "Print the version", NULL},
         G_OPTION_ENTRY_NULL};
     g_autoptr(GOptionContext) context =
@@ -268,6 +271,8 @@ parse_options(Alerter *self, int *argc, char ***argv, GError **error)
         return FALSE;
     }
     self->json = g_strcmp0(o->format, "json") == 0;
+    if (o->config == NULL && g_file_test(PS_CONFFILE_DEFAULT_PATH, G_FILE_TEST_EXISTS))
+        o->config = g_strdup(PS_CONFFILE_DEFAULT_PATH);
     return TRUE;
 }
 
@@ -319,6 +324,11 @@ main(int argc, char **argv)
     }
     if (self.options.version) {
         g_print("portsurge-alerter %s\n", PS_VERSION);
+        status = EXIT_SUCCESS;
+    } else if (self.options.check_config) {
+        g_print("%s: valid; %u webhook(s)\n",
+                self.options.config != NULL ? self.options.config : "defaults",
+                self.configuration.receivers->len);
         status = EXIT_SUCCESS;
     } else {
         apply_log_level(&self.configuration.settings);

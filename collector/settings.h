@@ -10,7 +10,7 @@
 #include "conffile.h"
 #include "redis_config.h"
 
-#define PS_SETTINGS_DEFAULT_PATH "/etc/portsurge/portsurge.conf"
+#define PS_SETTINGS_DEFAULT_PATH PS_CONFFILE_DEFAULT_PATH
 
 typedef struct {
     /* [collector] */

@@ -91,22 +91,31 @@ scan(PsConffile *file, const char *contents, GError **error)
 PsConffile *
 ps_conffile_load(const char *path, GError **error)
 {
-    g_autoptr(PsConffile) file = g_new0(PsConffile, 1);
     g_autofree gchar *contents = NULL;
     gsize length;
 
-    file->path = g_strdup(path);
-    file->keyfile = g_key_file_new();
-    file->lines = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-    file->groups = g_ptr_array_new_with_free_func(g_free);
     if (!g_file_get_contents(path, &contents, &length, error)) {
         g_prefix_error(error, "configuration: ");
         return NULL;
     }
-    if (!scan(file, contents, error))
+    return ps_conffile_load_data(path, contents, length, error);
+}
+
+PsConffile *
+ps_conffile_load_data(const char *name, const char *contents, gsize length, GError **error)
+{
+    g_autoptr(PsConffile) file = g_new0(PsConffile, 1);
+    /* up to the first NUL, the same text for the line scan and for GKeyFile */
+    g_autofree gchar *text = g_strndup(contents, length);
+
+    file->path = g_strdup(name);
+    file->keyfile = g_key_file_new();
+    file->lines = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    file->groups = g_ptr_array_new_with_free_func(g_free);
+    if (!scan(file, text, error))
         return NULL;
-    if (!g_key_file_load_from_data(file->keyfile, contents, length, G_KEY_FILE_NONE, error)) {
-        g_prefix_error(error, "%s: ", path);
+    if (!g_key_file_load_from_data(file->keyfile, text, strlen(text), G_KEY_FILE_NONE, error)) {
+        g_prefix_error(error, "%s: ", name);
         return NULL;
     }
     return g_steal_pointer(&file);

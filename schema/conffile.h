@@ -21,6 +21,10 @@
 
 #include <glib.h>
 
+/* Where both programs look for their configuration when --config names none (only if it
+ * exists: without a file every key has its default). */
+#define PS_CONFFILE_DEFAULT_PATH "/etc/portsurge/portsurge.conf"
+
 #define PS_CONFFILE_ERROR ps_conffile_error_quark()
 GQuark ps_conffile_error_quark(void);
 
@@ -80,6 +84,10 @@ typedef struct PsConffile PsConffile;
 /* Reads path and checks its syntax: every line a comment, a [group] or key = value, no key
  * outside a group and none twice in a group. NULL with error (FILE:LINE: ...) otherwise. */
 PsConffile *ps_conffile_load(const char *path, GError **error);
+/* The same for text already in memory (length bytes; it stops at a NUL); name stands for the
+ * path in messages. */
+PsConffile *ps_conffile_load_data(const char *name, const char *contents, gsize length,
+                                  GError **error);
 void ps_conffile_free(PsConffile *file);
 const char *ps_conffile_path(const PsConffile *file);
 

@@ -368,17 +368,15 @@ def test_grafana():
           "flush latency shows p50 and p99", flush)
 
 
-# --- contrib/routers.md -------------------------------------------------------------------------
+# --- README.md: Point your routers at it ---------------------------------------------------
 
 def test_routers():
-    routers = path("contrib", "routers.md")
-    if not os.path.isfile(routers):
-        result(False, "contrib/routers.md exists")
-        return
-    text = open(routers, encoding="utf-8").read()
-    check(re.search(r"^#+ Point your routers at it", text, re.M), "routers.md has its heading")
+    text = open(path("README.md"), encoding="utf-8").read()
+    match = re.search(r"^## Point your routers at it\n(.*?)(?=^## )", text, re.M | re.S)
+    check(match, "README.md has the section 'Point your routers at it'")
+    section = match.group(1) if match else ""
     for vendor in ("IOS-XE", "IOS-XR", "Junos", "RouterOS", "softflowd", "pmacct", "pfSense", "OPNsense"):
-        check(vendor in text, f"routers.md covers {vendor}")
+        check(vendor in section, f"'Point your routers at it' covers {vendor}")
 
 
 def main():

@@ -6,9 +6,11 @@
  * silently. */
 #include "config.h"
 
+#include <glib.h>
 #include <stdio.h>
 
-#include "fuzz-common.h"
+/* the target linked with this driver */
+int LLVMFuzzerTestOneInput(const guint8 *data, size_t size);
 
 static gboolean
 ps_driver_run_file(const char *path, guint *n_run)

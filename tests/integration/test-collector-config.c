@@ -154,6 +154,24 @@ uncomment_defaults(const char *contents, guint *n_keys)
     return g_string_free(out, FALSE);
 }
 
+/* The same file configures the alerter: its --check-config must accept it too. */
+static void
+assert_valid_for_alerter(const char *path)
+{
+    const char *argv[] = {g_getenv("PS_ALERTER"), "--config", path, "--check-config", NULL};
+    g_autofree gchar *err = NULL;
+    g_autoptr(GError) error = NULL;
+    gint status = -1;
+
+    g_assert_nonnull(argv[0]);
+    g_assert_true(g_spawn_sync(NULL, (gchar **)argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL,
+                               NULL, NULL, &err, &status, &error));
+    g_assert_no_error(error);
+    if (status != 0)
+        g_test_message("portsurge-alerter refused %s: %s", path, err);
+    g_assert_cmpint(status, ==, 0);
+}
+
 static void
 test_example(void)
 {
@@ -169,9 +187,12 @@ test_example(void)
     g_assert_true(g_file_get_contents(example, &contents, NULL, NULL));
     assert_valid(example);
     uncommented = uncomment_defaults(contents, &n_keys);
-    g_assert_cmpuint(n_keys, ==, 21 + 5); /* every key of [collector] and [redis] */
+    /* every key of [collector], [redis], [alerter] and the console [webhook] */
+    g_assert_cmpuint(n_keys, ==, 21 + 5 + 15 + 3);
     path = ps_ops_write_config(dir, "uncommented.conf", uncommented);
     assert_valid(path);
+    assert_valid_for_alerter(example);
+    assert_valid_for_alerter(path);
     remove_dir(dir, (const char *const[]){path, NULL});
 }
 
