@@ -260,13 +260,7 @@ persist(PsAlerter *alerter, gint64 t, GPtrArray *names, GPtrArray *emitted, GErr
         ps_outbox_append(&pipeline, alerter->prefix, g_ptr_array_index(messages, i));
     ps_state_append_progress(&pipeline, alerter->prefix, t);
     ps_redis_pipeline_command(&pipeline, "EXEC", NULL);
-    ok = ps_redis_pipeline_finish(&pipeline, NULL, NULL, error);
-    if (ok && pipeline.reply_errors > 0) {
-        g_set_error(error, PS_REDIS_ERROR, PS_REDIS_ERROR_REPLY, "saving alert state: %s",
-                    pipeline.first_error);
-        ok = FALSE;
-    }
-    ps_redis_pipeline_clear(&pipeline);
+    ok = ps_redis_pipeline_run(&pipeline, NULL, NULL, "saving alert state", error);
     return ok;
 }
 

@@ -178,21 +178,13 @@ ps_outbox_dead_letter(redisContext *redis, const char *prefix, const char *raw,
     g_autofree gchar *dead = ps_key_outbox_dead(prefix);
     g_autofree gchar *letter = dead_letter_json(raw, reason);
     PsRedisPipeline pipeline;
-    gboolean ok;
 
     ps_redis_pipeline_init(&pipeline, redis);
     ps_redis_pipeline_command(&pipeline, "MULTI", NULL);
     ps_redis_pipeline_command(&pipeline, "RPUSH", dead, letter, NULL);
     ps_redis_pipeline_command(&pipeline, "LREM", key, "1", raw, NULL);
     ps_redis_pipeline_command(&pipeline, "EXEC", NULL);
-    ok = ps_redis_pipeline_finish(&pipeline, NULL, NULL, error);
-    if (ok && pipeline.reply_errors > 0) {
-        g_set_error(error, PS_REDIS_ERROR, PS_REDIS_ERROR_REPLY, "moving to %s: %s", dead,
-                    pipeline.first_error);
-        ok = FALSE;
-    }
-    ps_redis_pipeline_clear(&pipeline);
-    return ok;
+    return ps_redis_pipeline_run(&pipeline, NULL, NULL, "moving to the dead letters", error);
 }
 
 gint64

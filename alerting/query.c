@@ -111,13 +111,7 @@ read_batch(const PsQuery *query, PsQueryRange *range, GPtrArray *fields, const g
         argv[1] = key; /* hiredis copies the arguments into its output buffer */
         ps_redis_pipeline_append(&pipeline, argc, argv, NULL);
     }
-    ok = ps_redis_pipeline_finish(&pipeline, add_bucket_reply, &batch, error);
-    if (ok && pipeline.reply_errors > 0) {
-        g_set_error(error, PS_REDIS_ERROR, PS_REDIS_ERROR_REPLY, "reading buckets: %s",
-                    pipeline.first_error);
-        ok = FALSE;
-    }
-    ps_redis_pipeline_clear(&pipeline);
+    ok = ps_redis_pipeline_run(&pipeline, add_bucket_reply, &batch, "reading buckets", error);
     return ok;
 }
 

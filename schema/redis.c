@@ -255,3 +255,18 @@ ps_redis_call(redisContext *context, GError **error, const char *first, ...)
     va_end(args);
     return reply;
 }
+
+gboolean
+ps_redis_pipeline_run(PsRedisPipeline *pipeline, PsRedisReplyFn fn, gpointer user_data,
+                      const char *what, GError **error)
+{
+    gboolean ok = ps_redis_pipeline_finish(pipeline, fn, user_data, error);
+
+    if (ok && pipeline->reply_errors > 0) {
+        g_set_error(error, PS_REDIS_ERROR, PS_REDIS_ERROR_REPLY, "%s: %s", what,
+                    pipeline->first_error);
+        ok = FALSE;
+    }
+    ps_redis_pipeline_clear(pipeline);
+    return ok;
+}

@@ -59,6 +59,11 @@ gboolean ps_redis_pipeline_finish(PsRedisPipeline *pipeline, PsRedisReplyFn fn,
                                   gpointer user_data, GError **error);
 void ps_redis_pipeline_clear(PsRedisPipeline *pipeline);
 
+/* Finishes and clears a pipeline whose every command must succeed: FALSE with error on an I/O
+ * failure or on the first error reply ("what: ..."). */
+gboolean ps_redis_pipeline_run(PsRedisPipeline *pipeline, PsRedisReplyFn fn, gpointer user_data,
+                               const char *what, GError **error);
+
 #define PS_REDIS_CALL_MAX_ARGS 16
 
 /* Runs one command of NUL-terminated strings, ended by NULL, and returns its reply; NULL with

@@ -110,6 +110,9 @@ typedef struct {
     PsCourier *courier;
 } Fixture;
 
+static void fixture_stop(Fixture *f);
+
+/* FALSE (after cleaning up) when redis-server is missing (skipped) or the receiver failed. */
 static gboolean
 fixture_start(Fixture *f)
 {
@@ -121,6 +124,8 @@ fixture_start(Fixture *f)
     f->redis = ps_test_redis_connect(f->server);
     f->http = ps_test_receiver_start();
     g_assert_true(ps_redis_address_parse(ps_test_redis_socket(f->server), &f->address, &error));
+    if (f->http == NULL)
+        fixture_stop(f);
     return f->http != NULL;
 }
 
@@ -187,12 +192,10 @@ run_failure_script(const char *script, guint timeout_s, guint expected_requests)
     gint64 now = g_get_real_time() / G_USEC_PER_SEC;
     GPtrArray *requests = NULL;
 
-    if (!fixture_start(&f)) {
-        fixture_stop(&f);
+    if (!fixture_start(&f))
         return NULL;
-    }
     url = ps_test_receiver_url(f.http, "/hook");
-    ps_test_receiver_script(f.http, script);
+    ps_test_receiver_script(f.http, "/hook", script);
     for (guint i = 0; keys[i] != NULL; i++)
         enqueue(f.redis, "chat", keys[i], now);
     start_courier(&f, receiver_new("chat", url, timeout_s), 3600);
@@ -240,12 +243,11 @@ test_dead_letters(void)
     gint64 now = g_get_real_time() / G_USEC_PER_SEC;
     PsCourierCounters counters;
 
-    if (!fixture_start(&f)) {
-        fixture_stop(&f);
+    if (!fixture_start(&f))
         return;
-    }
     url = ps_test_receiver_url(f.http, "/down");
-    ps_test_receiver_script(f.http, "400,500,500,500,500,500,500,500,500,500,500,500,500,500");
+    ps_test_receiver_script(f.http, "/down",
+                            "400,500,500,500,500,500,500,500,500,500,500,500,500,500");
     enqueue(f.redis, "down", "refused", now);   /* 400: never accepted, at once */
     enqueue(f.redis, "down", "too-late", now);  /* 500s past dead_after */
     start_courier(&f, receiver_new("down", url, 5), 2);
@@ -399,10 +401,8 @@ test_incident_reaches_every_receiver(void)
     gint64 scan_start;
     GPid pid;
 
-    if (!fixture_start(&f)) {
-        fixture_stop(&f);
+    if (!fixture_start(&f))
         return;
-    }
     config = write_config(&f);
     seed_scan(&f, &scan_start);
     pid = spawn_alerter(config);
@@ -436,14 +436,12 @@ test_killed_between_send_and_ack(void)
     gint64 scan_start;
     GPid pid;
 
-    if (!fixture_start(&f)) {
-        fixture_stop(&f);
+    if (!fixture_start(&f))
         return;
-    }
     config = write_config(&f);
     /* the generic receiver takes the first message, then holds its answer for 5 s: the
      * alerter is killed while it waits */
-    ps_test_receiver_script(f.http, "slow:5000");
+    ps_test_receiver_script(f.http, "/generic", "slow:5000");
     seed_scan(&f, &scan_start);
     pid = spawn_alerter(config);
     g_assert_true(ps_test_receiver_wait_accepted(f.http, "/generic", 1, WAIT_MS));
@@ -497,10 +495,8 @@ test_broken_configuration_refused(void)
 {
     Fixture f = {0};
 
-    if (!fixture_start(&f)) {
-        fixture_stop(&f);
+    if (!fixture_start(&f))
         return;
-    }
     assert_refused(&f, "[alerter]\nbucket = 5\n", "broken.conf:2");
     assert_refused(&f, "[alerter]\nwatch = tcp/445\nwatched = tcp/22\n", "watched");
     assert_refused(&f, "[webhook chat]\nformat = irc\nurl = https://hooks.example/x\n",
@@ -596,10 +592,8 @@ test_reload_and_metrics(void)
     guint16 port = free_tcp_port();
     GPid pid;
 
-    if (!fixture_start(&f)) {
-        fixture_stop(&f);
+    if (!fixture_start(&f))
         return;
-    }
     url = ps_test_receiver_url(f.http, "/late");
     base = g_strdup_printf("[alerter]\nwatch = tcp/445\ninterval = 1\nmetrics = 127.0.0.1:%u\n"
                            "[redis]\nurl = %s\n", port, ps_test_redis_socket(f.server));

@@ -12,8 +12,7 @@ struct PsTestReceiver {
     guint16 port;
     GMutex lock;
     GCond changed;
-    gchar **script;   /* answers still to give */
-    guint next;
+    GHashTable *scripts; /* path ("" for every path) -> Script */
     GPtrArray *requests; /* PsTestRequest */
 };
 
@@ -21,6 +20,18 @@ typedef struct {
     GString *body;
     GHashTable *headers;
 } Upload;
+
+typedef struct {
+    gchar **answers;
+    guint next;
+} Script;
+
+static void
+script_free(Script *script)
+{
+    g_strfreev(script->answers);
+    g_free(script);
+}
 
 void
 ps_test_request_free(PsTestRequest *request)
@@ -58,16 +69,21 @@ keep_header(void *data, enum MHD_ValueKind kind, const char *name, const char *v
 
 /* The next answer of the script: status (0: hang), Retry-After (0: none), delay in ms. */
 static void
-next_answer(PsTestReceiver *receiver, guint *status, guint *retry_after, guint *delay_ms)
+next_answer(PsTestReceiver *receiver, const char *url, guint *status, guint *retry_after,
+            guint *delay_ms)
 {
     const char *answer = NULL;
+    Script *script;
 
     *status = 200;
     *retry_after = 0;
     *delay_ms = 0;
     g_mutex_lock(&receiver->lock);
-    if (receiver->script != NULL && receiver->script[receiver->next] != NULL)
-        answer = receiver->script[receiver->next++];
+    script = g_hash_table_lookup(receiver->scripts, url);
+    if (script == NULL)
+        script = g_hash_table_lookup(receiver->scripts, "");
+    if (script != NULL && script->answers[script->next] != NULL)
+        answer = script->answers[script->next++];
     g_mutex_unlock(&receiver->lock);
     if (answer == NULL)
         return;
@@ -106,7 +122,7 @@ answer(PsTestReceiver *receiver, struct MHD_Connection *connection, const char *
     enum MHD_Result result;
 
     MHD_get_connection_values(connection, MHD_HEADER_KIND, keep_header, upload->headers);
-    next_answer(receiver, &status, &retry_after, &delay_ms);
+    next_answer(receiver, url, &status, &retry_after, &delay_ms);
     record(receiver, url, upload, status);
     g_usleep(delay_ms * 1000);
     if (status == 0)
@@ -175,6 +191,8 @@ ps_test_receiver_start(void)
     g_mutex_init(&receiver->lock);
     g_cond_init(&receiver->changed);
     receiver->requests = g_ptr_array_new_with_free_func((GDestroyNotify)ps_test_request_free);
+    receiver->scripts =
+        g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)script_free);
     receiver->daemon = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG, 0,
         NULL, NULL, on_request, receiver, MHD_OPTION_SOCK_ADDR, &address,
@@ -197,7 +215,7 @@ ps_test_receiver_stop(PsTestReceiver *receiver)
     if (receiver->daemon != NULL)
         MHD_stop_daemon(receiver->daemon);
     g_ptr_array_unref(receiver->requests);
-    g_strfreev(receiver->script);
+    g_hash_table_unref(receiver->scripts);
     g_mutex_clear(&receiver->lock);
     g_cond_clear(&receiver->changed);
     g_free(receiver);
@@ -210,12 +228,13 @@ ps_test_receiver_url(const PsTestReceiver *receiver, const char *path)
 }
 
 void
-ps_test_receiver_script(PsTestReceiver *receiver, const char *script)
+ps_test_receiver_script(PsTestReceiver *receiver, const char *path, const char *answers)
 {
+    Script *script = g_new0(Script, 1);
+
+    script->answers = g_strsplit(answers, ",", -1);
     g_mutex_lock(&receiver->lock);
-    g_strfreev(receiver->script);
-    receiver->script = g_strsplit(script, ",", -1);
-    receiver->next = 0;
+    g_hash_table_replace(receiver->scripts, g_strdup(path != NULL ? path : ""), script);
     g_mutex_unlock(&receiver->lock);
 }
 

@@ -28,7 +28,8 @@ void ps_test_receiver_stop(PsTestReceiver *receiver);
 /* "http://127.0.0.1:PORT/path". Free with g_free. */
 gchar *ps_test_receiver_url(const PsTestReceiver *receiver, const char *path);
 
-void ps_test_receiver_script(PsTestReceiver *receiver, const char *script);
+/* The answers for requests to path (NULL: to any path without a script of its own). */
+void ps_test_receiver_script(PsTestReceiver *receiver, const char *path, const char *answers);
 
 /* Waits until n requests for path were answered 2xx; FALSE after timeout_ms. */
 gboolean ps_test_receiver_wait_accepted(PsTestReceiver *receiver, const char *path, guint n,
