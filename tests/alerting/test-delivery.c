@@ -339,6 +339,7 @@ spawn_alerter(const char *config)
     return pid;
 }
 
+/* SIGTERM must end it cleanly (status 0: under ASan, also without leaks). */
 static void
 stop_alerter(GPid pid, int signal_number)
 {
@@ -347,6 +348,8 @@ stop_alerter(GPid pid, int signal_number)
     kill(pid, signal_number);
     waitpid(pid, &status, 0);
     g_spawn_close_pid(pid);
+    if (signal_number == SIGTERM)
+        g_assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
 static JsonObject *
