@@ -97,8 +97,7 @@ static const PsConffileKey alerter_keys[] = {
     {"max_series", PS_CONFFILE_INT, A(max_series), "500", 1, 100000, LIVE, NULL, "N",
      "Active ports evaluated per bucket besides the watched ones", NULL, NULL},
     {"broad_scan_ports", PS_CONFFILE_INT, A(broad_scan_ports), "20", 0, 100000, LIVE, NULL, "N",
-     "More ports than this opening at once with the same sources are one broad scan", NULL,
-     NULL},
+     "More ports than this opening at once with the same sources are one broad scan", NULL, NULL},
     {"z_min", PS_CONFFILE_STRING, A(z_min), NULL, 0, 0, LIVE, NULL, "Z",
      "Robust score a bucket needs to count as a hit (unset: the detector's tuned value)", NULL,
      check_number},
@@ -110,9 +109,8 @@ static const PsConffileKey alerter_keys[] = {
      NULL},
     {"reminder", PS_CONFFILE_INT, A(reminder), "3600", 0, 86400 * 7, LIVE, NULL, "S",
      "Remind of an open incident this often, seconds (0: never)", NULL, NULL},
-    {"dead_letter_after", PS_CONFFILE_INT, A(dead_letter_after), "21600", 10, 86400 * 30, 0,
-     NULL, "S", "A message undelivered this long goes to the dead letters (ps:outbox:dead)",
-     NULL, NULL},
+    {"dead_letter_after", PS_CONFFILE_INT, A(dead_letter_after), "21600", 10, 86400 * 30, 0, NULL,
+     "S", "A message undelivered this long goes to the dead letters (ps:outbox:dead)", NULL, NULL},
     {"max_outbox", PS_CONFFILE_INT, A(max_outbox), "10000", 10, 10000000, 0, NULL, "N",
      "Messages kept waiting at most; older ones beyond go to the dead letters", NULL, NULL},
     {"metrics", PS_CONFFILE_STRING, A(metrics), NULL, 0, 0, 0, NULL, "ADDR:PORT",
@@ -121,7 +119,7 @@ static const PsConffileKey alerter_keys[] = {
      "Log more (info and debug)", NULL, NULL},
 };
 
-#define W(field) G_STRUCT_OFFSET(WebhookSettings, field)
+#define W(field)  G_STRUCT_OFFSET(WebhookSettings, field)
 #define FILE_ONLY (PS_CONFFILE_LIVE | PS_CONFFILE_NO_OPTION)
 
 static const PsConffileKey webhook_keys[] = {
@@ -130,12 +128,10 @@ static const PsConffileKey webhook_keys[] = {
     {"format", PS_CONFFILE_STRING, W(format), "generic", 0, 0, FILE_ONLY, NULL, NULL,
      "generic (schema/alert.schema.json), slack, mattermost, teams, discord or log", NULL,
      check_format},
-    {"min_severity", PS_CONFFILE_STRING, W(min_severity), "warning", 0, 0, FILE_ONLY, NULL,
-     NULL, "Send incidents of at least this severity: warning, major or critical", NULL,
-     check_severity},
+    {"min_severity", PS_CONFFILE_STRING, W(min_severity), "warning", 0, 0, FILE_ONLY, NULL, NULL,
+     "Send incidents of at least this severity: warning, major or critical", NULL, check_severity},
     {"ports", PS_CONFFILE_LIST, W(ports), NULL, 0, 0, FILE_ONLY, NULL, NULL,
-     "Only these ports (tcp/445, ...; all when unset); broad scans always", NULL,
-     check_portproto},
+     "Only these ports (tcp/445, ...; all when unset); broad scans always", NULL, check_portproto},
     {"secret", PS_CONFFILE_STRING, W(secret), NULL, 0, 0, FILE_ONLY | PS_CONFFILE_SECRET, NULL,
      NULL, "Sign each message (X-Portsurge-Signature, HMAC-SHA256; or PS_WEBHOOK_<NAME>_SECRET)",
      NULL, NULL},
@@ -143,8 +139,8 @@ static const PsConffileKey webhook_keys[] = {
      "CA bundle to verify the receiver's certificate (verification is always on)", NULL, NULL},
     {"timeout", PS_CONFFILE_INT, W(timeout), "10", 1, 300, FILE_ONLY, NULL, NULL,
      "Seconds an attempt may take", NULL, NULL},
-    {"max_per_minute", PS_CONFFILE_INT, W(max_per_minute), "30", 0, 60000, FILE_ONLY, NULL,
-     NULL, "Messages started per minute at most (0: no limit)", NULL, NULL},
+    {"max_per_minute", PS_CONFFILE_INT, W(max_per_minute), "30", 0, 60000, FILE_ONLY, NULL, NULL,
+     "Messages started per minute at most (0: no limit)", NULL, NULL},
 };
 
 const PsConffileSection ps_alerter_config_section = {"alerter", FALSE, alerter_keys,
@@ -214,7 +210,8 @@ load_webhook(const PsConffile *file, const char *group, GError **error)
         if (settings.url == NULL && g_strcmp0(settings.format, "log") != 0)
             g_set_error(error, PS_CONFFILE_ERROR, PS_CONFFILE_ERROR_VALUE,
                         "%s: [%s] url: missing (or set PS_WEBHOOK_<NAME>_URL); only format = log "
-                        "needs none", ps_conffile_path(file), group);
+                        "needs none",
+                        ps_conffile_path(file), group);
         else
             receiver = receiver_from(name, &settings);
     }
@@ -225,7 +222,8 @@ load_webhook(const PsConffile *file, const char *group, GError **error)
 static GPtrArray *
 load_webhooks(const PsConffile *file, GError **error)
 {
-    g_autoptr(GPtrArray) receivers = g_ptr_array_new_with_free_func((GDestroyNotify)ps_receiver_free);
+    g_autoptr(GPtrArray) receivers =
+        g_ptr_array_new_with_free_func((GDestroyNotify)ps_receiver_free);
     g_auto(GStrv) groups = file != NULL ? ps_conffile_groups(file, "webhook") : NULL;
 
     for (guint i = 0; groups != NULL && groups[i] != NULL; i++) {
@@ -240,8 +238,8 @@ load_webhooks(const PsConffile *file, GError **error)
 /* ---- the whole configuration ---- */
 
 static gboolean
-load_sections(PsAlerterConfiguration *c, const PsConffile *file,
-              const PsConffileOptions *options, GError **error)
+load_sections(PsAlerterConfiguration *c, const PsConffile *file, const PsConffileOptions *options,
+              GError **error)
 {
     ps_conffile_defaults(&ps_alerter_config_section, &c->settings);
     ps_conffile_defaults(&ps_redis_config_section, &c->redis);
@@ -368,8 +366,7 @@ ps_alerter_configuration_restart_needed(const PsAlerterConfiguration *running,
     for (guint i = 0; i < ps_redis_config_section.n_keys; i++) {
         const PsConffileKey *key = &ps_redis_config_section.keys[i];
         if (!ps_conffile_equal(key, &running->redis, &loaded->redis))
-            g_string_append_printf(changed, "%s[redis] %s", changed->len > 0 ? ", " : "",
-                                   key->key);
+            g_string_append_printf(changed, "%s[redis] %s", changed->len > 0 ? ", " : "", key->key);
     }
     if (changed->len == 0) {
         g_string_free(changed, TRUE);

@@ -8,7 +8,7 @@
 #include "courier.h"
 #include "redis_config.h"
 
-#define PS_DEFAULT_WATCHED \
+#define PS_DEFAULT_WATCHED                                                                         \
     "tcp/445,tcp/139,tcp/135,tcp/3389,tcp/22,tcp/23,tcp/1433,tcp/3306,tcp/5900,tcp/6379"
 
 typedef struct {
@@ -19,7 +19,7 @@ typedef struct {
     gint64 min_flows;
     gint64 max_series;
     gint64 broad_scan_ports;
-    gchar *z_min;      /* numbers kept as text: the tables have no floating type */
+    gchar *z_min; /* numbers kept as text: the tables have no floating type */
     gchar *ratio_min;
     gint64 cooldown;
     gint64 reminder;
@@ -39,7 +39,7 @@ typedef struct {
     PsRedisAddress address;
     PsAlerterConfig alerter; /* points into settings and owns receivers */
     PsCourierConfig courier;
-    GPtrArray *receivers;    /* PsReceiver */
+    GPtrArray *receivers; /* PsReceiver */
 } PsAlerterConfiguration;
 
 /* Loads path (NULL: defaults only) and applies the command line. FALSE with error naming the

@@ -76,9 +76,8 @@ render_events(GString *out, PsAlerterMetrics *metrics)
     for (PsEventKind kind = PS_EVENT_OPEN; kind < N_KINDS; kind++) {
         for (PsSeverity severity = PS_SEVERITY_WARNING; severity < N_SEVERITIES; severity++)
             ps_metrics_sample_u64(out, "portsurge_alerter_alerts_total",
-                                  metrics->events[kind][severity], "kind",
-                                  ps_event_kind_name(kind), "severity",
-                                  ps_severity_name(severity), NULL);
+                                  metrics->events[kind][severity], "kind", ps_event_kind_name(kind),
+                                  "severity", ps_severity_name(severity), NULL);
     }
 }
 
@@ -88,8 +87,8 @@ render_lane(const char *receiver, guint64 delivered, guint64 failed, guint64 dea
 {
     GString *out = user_data;
 
-    ps_metrics_sample_u64(out, "portsurge_alerter_webhook_deliveries_total", delivered,
-                          "receiver", receiver, "result", "delivered", NULL);
+    ps_metrics_sample_u64(out, "portsurge_alerter_webhook_deliveries_total", delivered, "receiver",
+                          receiver, "result", "delivered", NULL);
     ps_metrics_sample_u64(out, "portsurge_alerter_webhook_deliveries_total", failed, "receiver",
                           receiver, "result", "failed", NULL);
     ps_metrics_sample_u64(out, "portsurge_alerter_webhook_deliveries_total", dead, "receiver",
@@ -107,12 +106,10 @@ render_courier(GString *out, PsCourier *courier)
     ps_courier_foreach_lane(courier, render_lane, out);
     ps_metrics_family(out, "portsurge_alerter_dead_letters_total", "counter",
                       "Messages moved to the dead letters (ps:outbox:dead)");
-    ps_metrics_sample_u64(out, "portsurge_alerter_dead_letters_total", counters.dead_letters,
-                          NULL);
+    ps_metrics_sample_u64(out, "portsurge_alerter_dead_letters_total", counters.dead_letters, NULL);
     ps_metrics_family(out, "portsurge_alerter_outbox_length", "gauge",
                       "Messages waiting in ps:outbox at the courier's last look");
-    ps_metrics_sample(out, "portsurge_alerter_outbox_length", (double)counters.outbox_length,
-                      NULL);
+    ps_metrics_sample(out, "portsurge_alerter_outbox_length", (double)counters.outbox_length, NULL);
     ps_metrics_family(out, "portsurge_alerter_courier_redis_errors_total", "counter",
                       "Redis failures of the courier");
     ps_metrics_sample_u64(out, "portsurge_alerter_courier_redis_errors_total",
@@ -132,8 +129,7 @@ ps_alerter_metrics_render(GString *out, gpointer user_data)
     render_events(out, metrics);
     ps_metrics_family(out, "portsurge_alerter_redis_errors_total", "counter",
                       "Redis failures while evaluating buckets");
-    ps_metrics_sample_u64(out, "portsurge_alerter_redis_errors_total", metrics->redis_errors,
-                          NULL);
+    ps_metrics_sample_u64(out, "portsurge_alerter_redis_errors_total", metrics->redis_errors, NULL);
     ps_metrics_family(out, "portsurge_alerter_last_bucket_timestamp_seconds", "gauge",
                       "Start of the last bucket evaluated, Unix seconds");
     ps_metrics_sample(out, "portsurge_alerter_last_bucket_timestamp_seconds",

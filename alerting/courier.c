@@ -7,11 +7,11 @@
 #include "outbox.h"
 #include "signature.h"
 
-#define TICK_MS              1000 /* longest sleep: new messages are seen within this */
-#define OUTBOX_READ_LIMIT    1000 /* entries looked at per round; heads of lanes are early */
-#define REDIS_TIMEOUT_MS     2000
-#define RECONNECT_MAX_S      30
-#define HTTP_CONNECT_MAX_S   10
+#define TICK_MS            1000 /* longest sleep: new messages are seen within this */
+#define OUTBOX_READ_LIMIT  1000 /* entries looked at per round; heads of lanes are early */
+#define REDIS_TIMEOUT_MS   2000
+#define RECONNECT_MAX_S    30
+#define HTTP_CONNECT_MAX_S 10
 
 typedef enum {
     OUTCOME_DELIVERED,
@@ -22,14 +22,14 @@ typedef enum {
 
 typedef struct {
     gchar *name;
-    PsReceiver *receiver;       /* NULL once a reload removed it: the lane then only waits */
-    CURL *easy;                 /* the attempt in flight, or NULL */
+    PsReceiver *receiver; /* NULL once a reload removed it: the lane then only waits */
+    CURL *easy;           /* the attempt in flight, or NULL */
     struct curl_slist *headers;
-    PsOutboxEntry *entry;       /* the message of the attempt in flight */
-    gchar *last_error;          /* of the last failed attempt, for the dead letter */
-    gint64 not_before_us;       /* monotonic: backoff, Retry-After, rate limit */
-    gboolean waiting;           /* has a message that waits for not_before_us */
-    guint failures;             /* consecutive, for the backoff */
+    PsOutboxEntry *entry;            /* the message of the attempt in flight */
+    gchar *last_error;               /* of the last failed attempt, for the dead letter */
+    gint64 not_before_us;            /* monotonic: backoff, Retry-After, rate limit */
+    gboolean waiting;                /* has a message that waits for not_before_us */
+    guint failures;                  /* consecutive, for the backoff */
     guint64 delivered, failed, dead; /* under the courier's lock */
 } Lane;
 
@@ -38,11 +38,11 @@ struct PsCourier {
     gchar *prefix;
     PsRedisAddress address;
     GThread *thread;
-    GMutex lock;                /* counters and pending_receivers */
+    GMutex lock;                  /* counters and pending_receivers */
     GPtrArray *pending_receivers; /* a reload's receivers, taken up by the thread */
-    GHashTable *lanes;          /* name -> Lane */
+    GHashTable *lanes;            /* name -> Lane */
     CURLM *multi;
-    redisContext *redis;        /* the courier's own connection */
+    redisContext *redis; /* the courier's own connection */
     gint64 reconnect_at_us;
     guint reconnect_failures;
     gint stopping;
@@ -233,8 +233,8 @@ request_new(Lane *lane)
     curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(lane->entry->body));
     curl_easy_setopt(easy, CURLOPT_HTTPHEADER, lane->headers);
     curl_easy_setopt(easy, CURLOPT_TIMEOUT, (long)receiver->timeout_s);
-    curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT, (long)MIN(receiver->timeout_s,
-                                                             HTTP_CONNECT_MAX_S));
+    curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT,
+                     (long)MIN(receiver->timeout_s, HTTP_CONNECT_MAX_S));
     curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L); /* always: a webhook carries secrets */
     curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
@@ -315,8 +315,8 @@ failed(PsCourier *courier, Lane *lane, Outcome outcome, const char *what, curl_o
 
     if (outcome == OUTCOME_WAIT && retry_after > 0)
         wait_s = MIN((double)retry_after, courier->config.retry_after_max_s);
-    lane->not_before_us = MAX(lane->not_before_us,
-                              g_get_monotonic_time() + (gint64)(wait_s * G_USEC_PER_SEC));
+    lane->not_before_us =
+        MAX(lane->not_before_us, g_get_monotonic_time() + (gint64)(wait_s * G_USEC_PER_SEC));
     g_free(lane->last_error);
     lane->last_error = g_strdup(what);
     g_mutex_lock(&courier->lock);
@@ -436,8 +436,8 @@ dispatch(PsCourier *courier)
     gint64 length = ps_outbox_length(courier->redis, courier->prefix, &error);
 
     if (length >= 0)
-        entries = ps_outbox_read(courier->redis, courier->prefix, OUTBOX_READ_LIMIT,
-                                 &unreadable, &error);
+        entries =
+            ps_outbox_read(courier->redis, courier->prefix, OUTBOX_READ_LIMIT, &unreadable, &error);
     if (entries == NULL) {
         redis_failed(courier, error);
         return;
@@ -514,7 +514,8 @@ ps_courier_start(const PsCourierConfig *config, GPtrArray *receivers)
     courier->config.address = &courier->address;
     courier->counters.outbox_length = -1;
     g_mutex_init(&courier->lock);
-    courier->lanes = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)lane_free);
+    courier->lanes =
+        g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)lane_free);
     set_lane_receivers(courier, copy);
     courier->multi = curl_multi_init();
     courier->rand = g_rand_new();

@@ -31,7 +31,7 @@ typedef struct {
     guint64 failed_attempts; /* attempts that will be retried */
     guint64 dead_letters;    /* moved to ps:outbox:dead */
     guint64 redis_errors;
-    gint64 outbox_length;    /* at the last look, -1 before the first */
+    gint64 outbox_length; /* at the last look, -1 before the first */
 } PsCourierCounters;
 
 typedef struct PsCourier PsCourier;

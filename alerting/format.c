@@ -6,15 +6,8 @@
 
 #include "event.h"
 #include "format.h"
+#include "format_common.h"
 #include "portproto.h"
-
-/* Slack's attachment palette; resolve is always green whatever the severity was. */
-#define PS_FORMAT_COLOR_WARNING  0xECB22E
-#define PS_FORMAT_COLOR_MAJOR    0xE8720C
-#define PS_FORMAT_COLOR_CRITICAL 0xD0021B
-#define PS_FORMAT_COLOR_RESOLVE  0x2EB67D
-
-#define PS_FORMAT_N_FIELDS 7
 
 typedef struct {
     guint16 port;
@@ -32,12 +25,6 @@ static const PsService ps_services[] = {
     {5985, "winrm"},      {6379, "redis"},     {8080, "http-alt"},   {9200, "elasticsearch"},
     {11211, "memcached"}, {27017, "mongodb"},
 };
-
-/* One line of a chat message's field list: the same facts for every service. */
-typedef struct {
-    const char *title;
-    gchar *value;
-} PsField;
 
 const char *
 ps_format_service_name(guint16 port)
@@ -142,16 +129,16 @@ finite_or_zero(double value)
     return isfinite(value) ? value : 0.0;
 }
 
-static gchar *
-iso8601(gint64 unix_seconds)
+gchar *
+ps_format_iso8601(gint64 unix_seconds)
 {
     g_autoptr(GDateTime) time = g_date_time_new_from_unix_utc(unix_seconds);
 
     return time != NULL ? g_date_time_format_iso8601(time) : g_strdup("1970-01-01T00:00:00Z");
 }
 
-static gchar *
-cli_command(const char *series)
+gchar *
+ps_format_cli(const char *series)
 {
     return g_strdup_printf("portsurge series %s --since 1d", series);
 }
@@ -210,8 +197,8 @@ event_verb(PsEventKind kind)
     return kind <= PS_EVENT_RESOLVE ? verbs[kind] : "?";
 }
 
-static guint
-color_of(const PsAlertEvent *event)
+guint
+ps_format_color(const PsAlertEvent *event)
 {
     if (event->kind == PS_EVENT_RESOLVE)
         return PS_FORMAT_COLOR_RESOLVE;
@@ -223,8 +210,8 @@ color_of(const PsAlertEvent *event)
 }
 
 /* "[MAJOR] Port surge opened: tcp/445 (smb)" */
-static gchar *
-message_title(const PsAlertMessage *message)
+gchar *
+ps_format_title(const PsAlertMessage *message)
 {
     g_autofree gchar *label = series_label(message->series);
     g_autofree gchar *severity = g_ascii_strup(ps_severity_name(message->event->severity), -1);
@@ -234,8 +221,8 @@ message_title(const PsAlertMessage *message)
 }
 
 /* Cuts text to max characters (not bytes: chat limits count characters), marking the cut. */
-static gchar *
-cut_text(const char *text, glong max)
+gchar *
+ps_format_cut(const char *text, glong max)
 {
     if (g_utf8_strlen(text, -1) <= max)
         return g_strdup(text);
@@ -302,8 +289,10 @@ explain_sources(GString *out, const PsAlertMessage *message)
     }
     g_string_append(out, ".");
     if (message->usual_top_known)
-        g_string_append_printf(out, " %u of %u %s new against the usual top sources at this time "
-                               "of day.", count_new_sources(message), n, n == 1 ? "is" : "are");
+        g_string_append_printf(out,
+                               " %u of %u %s new against the usual top sources at this time "
+                               "of day.",
+                               count_new_sources(message), n, n == 1 ? "is" : "are");
 }
 
 static void
@@ -328,7 +317,7 @@ ps_format_explanation(const PsAlertMessage *message)
     const PsAlertEvent *event = message->event;
     g_autofree gchar *label = series_label(message->series);
     g_autofree gchar *why = scan_why(event);
-    g_autofree gchar *cli = cli_command(message->series);
+    g_autofree gchar *cli = ps_format_cli(message->series);
     GString *out = g_string_new(NULL);
 
     g_string_append_printf(out, "Port %s, %s%s: %s surge %s.", label,
@@ -349,8 +338,8 @@ ps_format_explanation(const PsAlertMessage *message)
 }
 
 /* The facts every chat format lists beside the explanation. Returns how many were filled. */
-static guint
-collect_fields(const PsAlertMessage *message, PsField fields[PS_FORMAT_N_FIELDS])
+guint
+ps_format_fields_collect(const PsAlertMessage *message, PsField fields[PS_FORMAT_N_FIELDS])
 {
     const PsAlertEvent *event = message->event;
     const PsEvaluation *e = &event->evaluation;
@@ -387,15 +376,15 @@ collect_fields(const PsAlertMessage *message, PsField fields[PS_FORMAT_N_FIELDS]
     return n;
 }
 
-static void
-free_fields(PsField *fields, guint n)
+void
+ps_format_fields_free(PsField *fields, guint n)
 {
     for (guint i = 0; i < n; i++)
         g_free(fields[i].value);
 }
 
-static gchar *
-builder_to_json(JsonBuilder *builder)
+gchar *
+ps_format_json_text(JsonBuilder *builder)
 {
     g_autoptr(JsonNode) root = json_builder_get_root(builder);
     g_autoptr(JsonGenerator) generator = json_generator_new();
@@ -404,8 +393,8 @@ builder_to_json(JsonBuilder *builder)
     return json_generator_to_data(generator, NULL);
 }
 
-static void
-add_string(JsonBuilder *builder, const char *name, const char *value)
+void
+ps_format_add_string(JsonBuilder *builder, const char *name, const char *value)
 {
     json_builder_set_member_name(builder, name);
     if (value != NULL)
@@ -414,22 +403,22 @@ add_string(JsonBuilder *builder, const char *name, const char *value)
         json_builder_add_null_value(builder);
 }
 
-static void
-add_double(JsonBuilder *builder, const char *name, double value)
+void
+ps_format_add_double(JsonBuilder *builder, const char *name, double value)
 {
     json_builder_set_member_name(builder, name);
     json_builder_add_double_value(builder, finite_or_zero(value));
 }
 
-static void
-add_int(JsonBuilder *builder, const char *name, gint64 value)
+void
+ps_format_add_int(JsonBuilder *builder, const char *name, gint64 value)
 {
     json_builder_set_member_name(builder, name);
     json_builder_add_int_value(builder, value);
 }
 
-static void
-add_bool(JsonBuilder *builder, const char *name, gboolean value)
+void
+ps_format_add_bool(JsonBuilder *builder, const char *name, gboolean value)
 {
     json_builder_set_member_name(builder, name);
     json_builder_add_boolean_value(builder, value);
@@ -443,10 +432,10 @@ add_metrics(JsonBuilder *builder, const PsEvaluation *e)
     for (guint m = 0; m < PS_N_METRICS; m++) {
         json_builder_set_member_name(builder, ps_metric_name(m));
         json_builder_begin_object(builder);
-        add_double(builder, "value", e->sample.value[m]);
-        add_double(builder, "expected", e->baseline[m].expected);
-        add_double(builder, "ratio", e->score[m].ratio);
-        add_double(builder, "z", e->score[m].z);
+        ps_format_add_double(builder, "value", e->sample.value[m]);
+        ps_format_add_double(builder, "expected", e->baseline[m].expected);
+        ps_format_add_double(builder, "ratio", e->score[m].ratio);
+        ps_format_add_double(builder, "z", e->score[m].z);
         json_builder_end_object(builder);
     }
     json_builder_end_object(builder);
@@ -461,23 +450,23 @@ add_context(JsonBuilder *builder, const PsAlertMessage *message)
 
     json_builder_set_member_name(builder, "baseline");
     json_builder_begin_object(builder);
-    add_bool(builder, "young", event->young);
-    add_int(builder, "days", b->n_days);
-    add_int(builder, "candidates", b->n_candidates);
-    add_double(builder, "value", message->baseline_value);
+    ps_format_add_bool(builder, "young", event->young);
+    ps_format_add_int(builder, "days", b->n_days);
+    ps_format_add_int(builder, "candidates", b->n_candidates);
+    ps_format_add_double(builder, "value", message->baseline_value);
     json_builder_end_object(builder);
 
     json_builder_set_member_name(builder, "scan");
     json_builder_begin_object(builder);
-    add_bool(builder, "shaped", event->scan_shaped);
-    add_double(builder, "syn_share", event->evaluation.syn_share);
-    add_double(builder, "dests_vs_bytes", dests_vs_bytes(&event->evaluation));
-    add_string(builder, "why", why);
+    ps_format_add_bool(builder, "shaped", event->scan_shaped);
+    ps_format_add_double(builder, "syn_share", event->evaluation.syn_share);
+    ps_format_add_double(builder, "dests_vs_bytes", dests_vs_bytes(&event->evaluation));
+    ps_format_add_string(builder, "why", why);
     json_builder_end_object(builder);
 
     json_builder_set_member_name(builder, "data_quality");
     json_builder_begin_object(builder);
-    add_bool(builder, "degraded", event->degraded);
+    ps_format_add_bool(builder, "degraded", event->degraded);
     json_builder_end_object(builder);
 }
 
@@ -486,10 +475,10 @@ add_resolution(JsonBuilder *builder, const PsAlertEvent *event)
 {
     json_builder_set_member_name(builder, "resolution");
     json_builder_begin_object(builder);
-    add_int(builder, "duration_s", MAX(0, event->bucket - event->opened_at));
-    add_double(builder, "peak_ratio", event->peak_ratio);
-    add_double(builder, "peak_sources", event->peak[PS_METRIC_SOURCES]);
-    add_double(builder, "total_flows", event->total[PS_METRIC_FLOWS]);
+    ps_format_add_int(builder, "duration_s", MAX(0, event->bucket - event->opened_at));
+    ps_format_add_double(builder, "peak_ratio", event->peak_ratio);
+    ps_format_add_double(builder, "peak_sources", event->peak[PS_METRIC_SOURCES]);
+    ps_format_add_double(builder, "total_flows", event->total[PS_METRIC_FLOWS]);
     json_builder_end_object(builder);
 }
 
@@ -502,11 +491,12 @@ add_top_sources(JsonBuilder *builder, const PsAlertMessage *message)
     json_builder_begin_array(builder);
     for (guint i = 0; i < n; i++) {
         json_builder_begin_object(builder);
-        add_string(builder, "address", message->top_sources[i].address);
+        ps_format_add_string(builder, "address", message->top_sources[i].address);
         /* JSON integers are signed 64-bit in json-glib; no source sends 2^63 flows */
-        add_int(builder, "flows", (gint64)MIN(message->top_sources[i].flows, (guint64)G_MAXINT64));
+        ps_format_add_int(builder, "flows",
+                          (gint64)MIN(message->top_sources[i].flows, (guint64)G_MAXINT64));
         if (message->usual_top_known)
-            add_bool(builder, "new", message->top_sources[i].is_new);
+            ps_format_add_bool(builder, "new", message->top_sources[i].is_new);
         json_builder_end_object(builder);
     }
     json_builder_end_array(builder);
@@ -532,19 +522,19 @@ add_identity(JsonBuilder *builder, const PsAlertMessage *message)
     guint8 proto;
     guint16 port;
 
-    add_string(builder, "id", id);
-    add_string(builder, "idempotency_key", key);
-    add_string(builder, "event", ps_event_kind_name(event->kind));
-    add_string(builder, "severity", ps_severity_name(event->severity));
-    add_string(builder, "series", message->series);
-    add_string(builder, "protocol", protocol);
+    ps_format_add_string(builder, "id", id);
+    ps_format_add_string(builder, "idempotency_key", key);
+    ps_format_add_string(builder, "event", ps_event_kind_name(event->kind));
+    ps_format_add_string(builder, "severity", ps_severity_name(event->severity));
+    ps_format_add_string(builder, "series", message->series);
+    ps_format_add_string(builder, "protocol", protocol);
     json_builder_set_member_name(builder, "port");
     if (parse_series(message->series, &proto, &port))
         json_builder_add_int_value(builder, port);
     else
         json_builder_add_null_value(builder);
-    add_string(builder, "service", series_service(message->series));
-    add_string(builder, "direction", ps_format_direction(message->series));
+    ps_format_add_string(builder, "service", series_service(message->series));
+    ps_format_add_string(builder, "direction", ps_format_direction(message->series));
 }
 
 gchar *
@@ -555,287 +545,23 @@ ps_format_generic(const PsAlertMessage *message)
                          NULL);
     const PsAlertEvent *event = message->event;
     g_autoptr(JsonBuilder) builder = json_builder_new();
-    g_autofree gchar *bucket = iso8601(event->bucket);
-    g_autofree gchar *opened_at = iso8601(event->opened_at);
+    g_autofree gchar *bucket = ps_format_iso8601(event->bucket);
+    g_autofree gchar *opened_at = ps_format_iso8601(event->opened_at);
     g_autofree gchar *sparkline = ps_format_sparkline(message->last_hour, message->n_last_hour);
-    g_autofree gchar *cli = cli_command(message->series);
+    g_autofree gchar *cli = ps_format_cli(message->series);
 
     json_builder_begin_object(builder);
     add_identity(builder, message);
-    add_string(builder, "bucket", bucket);
-    add_string(builder, "opened_at", opened_at);
-    add_bool(builder, "watched", message->watched);
+    ps_format_add_string(builder, "bucket", bucket);
+    ps_format_add_string(builder, "opened_at", opened_at);
+    ps_format_add_bool(builder, "watched", message->watched);
     add_metrics(builder, &event->evaluation);
     add_context(builder, message);
     if (event->kind == PS_EVENT_RESOLVE)
         add_resolution(builder, event);
     add_top_sources(builder, message);
-    add_string(builder, "sparkline", sparkline);
-    add_string(builder, "cli", cli);
+    ps_format_add_string(builder, "sparkline", sparkline);
+    ps_format_add_string(builder, "cli", cli);
     json_builder_end_object(builder);
-    return builder_to_json(builder);
-}
-
-/* The explanation with the sparkline of the last hour appended, when there is one. */
-static gchar *
-chat_text(const PsAlertMessage *message)
-{
-    g_autofree gchar *text = ps_format_explanation(message);
-    g_autofree gchar *sparkline = ps_format_sparkline(message->last_hour, message->n_last_hour);
-
-    if (sparkline[0] == '\0')
-        return g_steal_pointer(&text);
-    return g_strdup_printf("%s\nSources, last hour: %s", text, sparkline);
-}
-
-static void
-slack_text_object(JsonBuilder *builder, const char *type, const char *text)
-{
-    json_builder_begin_object(builder);
-    add_string(builder, "type", type);
-    add_string(builder, "text", text);
-    json_builder_end_object(builder);
-}
-
-static void
-slack_fields_block(JsonBuilder *builder, const PsAlertMessage *message)
-{
-    PsField fields[PS_FORMAT_N_FIELDS];
-    guint n = collect_fields(message, fields);
-
-    json_builder_begin_object(builder);
-    add_string(builder, "type", "section");
-    json_builder_set_member_name(builder, "fields");
-    json_builder_begin_array(builder);
-    for (guint i = 0; i < n; i++) {
-        g_autofree gchar *text = g_strdup_printf("*%s*\n%s", fields[i].title, fields[i].value);
-        slack_text_object(builder, "mrkdwn", text);
-    }
-    json_builder_end_array(builder);
-    json_builder_end_object(builder);
-    free_fields(fields, n);
-}
-
-gchar *
-ps_format_slack(const PsAlertMessage *message)
-{
-    /* before the declarations below: they read the message */
-    g_return_val_if_fail(message != NULL && message->series != NULL && message->event != NULL,
-                         NULL);
-    g_autoptr(JsonBuilder) builder = json_builder_new();
-    g_autofree gchar *title = message_title(message);
-    g_autofree gchar *header = cut_text(title, PS_FORMAT_SLACK_HEADER_MAX);
-    g_autofree gchar *full = chat_text(message);
-    g_autofree gchar *text = cut_text(full, PS_FORMAT_SLACK_SECTION_MAX);
-    g_autofree gchar *cli = cli_command(message->series);
-    g_autofree gchar *context = g_strdup_printf("More: `%s`", cli);
-
-    json_builder_begin_object(builder);
-    add_string(builder, "text", title); /* notifications and clients without blocks */
-    json_builder_set_member_name(builder, "blocks");
-    json_builder_begin_array(builder);
-    json_builder_begin_object(builder);
-    add_string(builder, "type", "header");
-    json_builder_set_member_name(builder, "text");
-    slack_text_object(builder, "plain_text", header);
-    json_builder_end_object(builder);
-    json_builder_begin_object(builder);
-    add_string(builder, "type", "section");
-    json_builder_set_member_name(builder, "text");
-    slack_text_object(builder, "mrkdwn", text);
-    json_builder_end_object(builder);
-    slack_fields_block(builder, message);
-    json_builder_begin_object(builder);
-    add_string(builder, "type", "context");
-    json_builder_set_member_name(builder, "elements");
-    json_builder_begin_array(builder);
-    slack_text_object(builder, "mrkdwn", context);
-    json_builder_end_array(builder);
-    json_builder_end_object(builder);
-    json_builder_end_array(builder);
-    json_builder_end_object(builder);
-    return builder_to_json(builder);
-}
-
-gchar *
-ps_format_mattermost(const PsAlertMessage *message)
-{
-    /* before the declarations below: they read the message */
-    g_return_val_if_fail(message != NULL && message->series != NULL && message->event != NULL,
-                         NULL);
-    g_autoptr(JsonBuilder) builder = json_builder_new();
-    g_autofree gchar *title = message_title(message);
-    g_autofree gchar *text = chat_text(message);
-    g_autofree gchar *color = g_strdup_printf("#%06X", color_of(message->event));
-    g_autofree gchar *cli = cli_command(message->series);
-    PsField fields[PS_FORMAT_N_FIELDS];
-    guint n = collect_fields(message, fields);
-
-    json_builder_begin_object(builder);
-    json_builder_set_member_name(builder, "attachments");
-    json_builder_begin_array(builder);
-    json_builder_begin_object(builder);
-    add_string(builder, "fallback", title);
-    add_string(builder, "color", color);
-    add_string(builder, "title", title);
-    add_string(builder, "text", text);
-    json_builder_set_member_name(builder, "fields");
-    json_builder_begin_array(builder);
-    for (guint i = 0; i < n; i++) {
-        json_builder_begin_object(builder);
-        add_bool(builder, "short", TRUE);
-        add_string(builder, "title", fields[i].title);
-        add_string(builder, "value", fields[i].value);
-        json_builder_end_object(builder);
-    }
-    json_builder_end_array(builder);
-    add_string(builder, "footer", cli);
-    json_builder_end_object(builder);
-    json_builder_end_array(builder);
-    json_builder_end_object(builder);
-    free_fields(fields, n);
-    return builder_to_json(builder);
-}
-
-/* Adaptive Cards have no free colors: heading colors are named by meaning. */
-static const char *
-teams_color(const PsAlertEvent *event)
-{
-    if (event->kind == PS_EVENT_RESOLVE)
-        return "Good";
-    return event->severity == PS_SEVERITY_WARNING ? "Warning" : "Attention";
-}
-
-/* color: NULL for body text */
-static void
-teams_text_block(JsonBuilder *builder, const char *text, const char *color)
-{
-    json_builder_begin_object(builder);
-    add_string(builder, "type", "TextBlock");
-    add_string(builder, "text", text);
-    add_bool(builder, "wrap", TRUE);
-    if (color != NULL) {
-        add_string(builder, "size", "Large");
-        add_string(builder, "weight", "Bolder");
-        add_string(builder, "color", color);
-    }
-    json_builder_end_object(builder);
-}
-
-static void
-teams_fact_set(JsonBuilder *builder, const PsAlertMessage *message)
-{
-    PsField fields[PS_FORMAT_N_FIELDS];
-    guint n = collect_fields(message, fields);
-
-    json_builder_begin_object(builder);
-    add_string(builder, "type", "FactSet");
-    json_builder_set_member_name(builder, "facts");
-    json_builder_begin_array(builder);
-    for (guint i = 0; i < n; i++) {
-        json_builder_begin_object(builder);
-        add_string(builder, "title", fields[i].title);
-        add_string(builder, "value", fields[i].value);
-        json_builder_end_object(builder);
-    }
-    json_builder_end_array(builder);
-    json_builder_end_object(builder);
-    free_fields(fields, n);
-}
-
-static void
-teams_card(JsonBuilder *builder, const PsAlertMessage *message)
-{
-    g_autofree gchar *title = message_title(message);
-    g_autofree gchar *text = chat_text(message);
-    g_autofree gchar *cli = cli_command(message->series);
-
-    json_builder_begin_object(builder);
-    add_string(builder, "$schema", "http://adaptivecards.io/schemas/adaptive-card.json");
-    add_string(builder, "type", "AdaptiveCard");
-    add_string(builder, "version", "1.4");
-    json_builder_set_member_name(builder, "body");
-    json_builder_begin_array(builder);
-    teams_text_block(builder, title, teams_color(message->event));
-    teams_text_block(builder, text, NULL);
-    teams_fact_set(builder, message);
-    teams_text_block(builder, cli, NULL);
-    json_builder_end_array(builder);
-    json_builder_end_object(builder);
-}
-
-gchar *
-ps_format_teams(const PsAlertMessage *message)
-{
-    /* before the declarations below: they read the message */
-    g_return_val_if_fail(message != NULL && message->series != NULL && message->event != NULL,
-                         NULL);
-    g_autoptr(JsonBuilder) builder = json_builder_new();
-
-    json_builder_begin_object(builder);
-    add_string(builder, "type", "message");
-    json_builder_set_member_name(builder, "attachments");
-    json_builder_begin_array(builder);
-    json_builder_begin_object(builder);
-    add_string(builder, "contentType", "application/vnd.microsoft.card.adaptive");
-    add_string(builder, "contentUrl", NULL);
-    json_builder_set_member_name(builder, "content");
-    teams_card(builder, message);
-    json_builder_end_object(builder);
-    json_builder_end_array(builder);
-    json_builder_end_object(builder);
-    return builder_to_json(builder);
-}
-
-static void
-discord_fields(JsonBuilder *builder, const PsAlertMessage *message)
-{
-    PsField fields[PS_FORMAT_N_FIELDS];
-    guint n = collect_fields(message, fields);
-
-    json_builder_set_member_name(builder, "fields");
-    json_builder_begin_array(builder);
-    for (guint i = 0; i < n; i++) {
-        g_autofree gchar *value = cut_text(fields[i].value, PS_FORMAT_DISCORD_VALUE_MAX);
-
-        json_builder_begin_object(builder);
-        add_string(builder, "name", fields[i].title);
-        add_string(builder, "value", value);
-        add_bool(builder, "inline", TRUE);
-        json_builder_end_object(builder);
-    }
-    json_builder_end_array(builder);
-    free_fields(fields, n);
-}
-
-gchar *
-ps_format_discord(const PsAlertMessage *message)
-{
-    /* before the declarations below: they read the message */
-    g_return_val_if_fail(message != NULL && message->series != NULL && message->event != NULL,
-                         NULL);
-    g_autoptr(JsonBuilder) builder = json_builder_new();
-    g_autofree gchar *title = message_title(message);
-    g_autofree gchar *full = chat_text(message);
-    g_autofree gchar *text = cut_text(full, PS_FORMAT_DISCORD_DESC_MAX);
-    g_autofree gchar *timestamp = iso8601(message->event->bucket);
-    g_autofree gchar *cli = cli_command(message->series);
-
-    json_builder_begin_object(builder);
-    json_builder_set_member_name(builder, "embeds");
-    json_builder_begin_array(builder);
-    json_builder_begin_object(builder);
-    add_string(builder, "title", title);
-    add_string(builder, "description", text);
-    add_int(builder, "color", color_of(message->event));
-    add_string(builder, "timestamp", timestamp);
-    discord_fields(builder, message);
-    json_builder_set_member_name(builder, "footer");
-    json_builder_begin_object(builder);
-    add_string(builder, "text", cli);
-    json_builder_end_object(builder);
-    json_builder_end_object(builder);
-    json_builder_end_array(builder);
-    json_builder_end_object(builder);
-    return builder_to_json(builder);
+    return ps_format_json_text(builder);
 }

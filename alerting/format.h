@@ -32,7 +32,7 @@ typedef struct {
     const PsTopSource *top_sources; /* heaviest first */
     guint n_top_sources;
     gboolean usual_top_known; /* the usual top sources were read: is_new says something */
-    const double *last_hour; /* distinct sources per bucket, oldest first */
+    const double *last_hour;  /* distinct sources per bucket, oldest first */
     guint n_last_hour;
     double baseline_value; /* expected distinct sources, as the caller reports it */
 } PsAlertMessage;

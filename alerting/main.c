@@ -81,8 +81,8 @@ run_replay(Alerter *self)
     }
     /* replay tells, it does not send: no receivers */
     self->configuration.alerter.receivers = NULL;
-    self->alerter = ps_alerter_new(&self->configuration.alerter, self->redis, FALSE, on_event,
-                                   self);
+    self->alerter =
+        ps_alerter_new(&self->configuration.alerter, self->redis, FALSE, on_event, self);
     if (!ps_alerter_warm_up(self->alerter, from, &error) ||
         !ps_alerter_run(self->alerter, from - 1, to, &last, &error)) {
         g_printerr("replay: %s\n", error->message);
@@ -133,8 +133,8 @@ start_polling(Alerter *self)
 {
     if (self->poll_source != 0)
         g_source_remove(self->poll_source);
-    self->poll_source = g_timeout_add_seconds((guint)self->configuration.settings.interval,
-                                              on_poll, self);
+    self->poll_source =
+        g_timeout_add_seconds((guint)self->configuration.settings.interval, on_poll, self);
 }
 
 static void
@@ -172,7 +172,8 @@ on_reload(gpointer user_data)
     apply_log_level(&self->configuration.settings);
     start_polling(self);
     g_message("configuration reloaded: %u webhook(s), %u watched port(s)",
-              self->configuration.receivers->len, g_strv_length(self->configuration.settings.watch));
+              self->configuration.receivers->len,
+              g_strv_length(self->configuration.settings.watch));
     return G_SOURCE_CONTINUE;
 }
 
@@ -193,8 +194,8 @@ start_metrics(Alerter *self, GError **error)
 
     if (listen == NULL)
         return TRUE;
-    self->metrics_server = ps_metrics_server_start(listen, ps_alerter_metrics_render,
-                                                   self->metrics, error);
+    self->metrics_server =
+        ps_metrics_server_start(listen, ps_alerter_metrics_render, self->metrics, error);
     if (self->metrics_server == NULL)
         return FALSE;
     g_message("metrics on %s (port %u)", listen, ps_metrics_server_port(self->metrics_server));
@@ -207,8 +208,7 @@ run_live(Alerter *self)
     g_autoptr(GError) error = NULL;
     guint step = self->configuration.alerter.step;
 
-    self->alerter = ps_alerter_new(&self->configuration.alerter, self->redis, TRUE, on_event,
-                                   self);
+    self->alerter = ps_alerter_new(&self->configuration.alerter, self->redis, TRUE, on_event, self);
     if (!ps_alerter_restore(self->alerter, &self->last_bucket, &error)) {
         g_printerr("%s\n", error->message);
         return EXIT_FAILURE;
@@ -225,7 +225,8 @@ run_live(Alerter *self)
         return EXIT_FAILURE;
     }
     g_message("evaluating closed buckets after %" G_GINT64_FORMAT " every %" G_GINT64_FORMAT
-              " s; %u webhook(s)", self->last_bucket, self->configuration.settings.interval,
+              " s; %u webhook(s)",
+              self->last_bucket, self->configuration.settings.interval,
               self->configuration.receivers->len);
     self->loop = g_main_loop_new(NULL, FALSE);
     g_unix_signal_add(SIGINT, on_stop, self);
@@ -246,11 +247,13 @@ parse_options(Alerter *self, int *argc, char ***argv, GError **error)
                                            NULL};
     GOptionEntry entries[] = {
         {"config", 'c', 0, G_OPTION_ARG_FILENAME, &o->config,
-         "Configuration file (portsurge.conf: [alerter], [redis], [webhook NAME]; default: "
-         PS_CONFFILE_DEFAULT_PATH " when it exists); options given here win over it", "FILE"},
+         "Configuration file (portsurge.conf: [alerter], [redis], [webhook NAME]; "
+         "default: " PS_CONFFILE_DEFAULT_PATH " when it exists); options given here win over it",
+         "FILE"},
         {"replay", 0, 0, G_OPTION_ARG_STRING, &o->replay,
          "Run detection over stored history as it would have run live and print the incidents "
-         "(nothing is sent); times as Unix seconds, ISO 8601, now or 7d/12h/90m ago", "FROM..TO"},
+         "(nothing is sent); times as Unix seconds, ISO 8601, now or 7d/12h/90m ago",
+         "FROM..TO"},
         {"format", 0, 0, G_OPTION_ARG_STRING, &o->format,
          "Replay output: text or json (JSON Lines) (default: text)", "FORMAT"},
         {"check-config", 0, 0, G_OPTION_ARG_NONE, &o->check_config,

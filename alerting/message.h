@@ -14,12 +14,11 @@ typedef struct {
     GPtrArray *addresses; /* owns the strings top points to */
     GArray *top;          /* PsTopSource, heaviest first */
     gboolean usual_top_known;
-    GArray *last_hour;    /* double, oldest first; NAN where a bucket is missing */
+    GArray *last_hour; /* double, oldest first; NAN where a bucket is missing */
 } PsMessageFacts;
 
 gboolean ps_message_facts_read(redisContext *redis, const char *prefix, guint step,
-                               const char *series, gint64 t, PsMessageFacts *facts,
-                               GError **error);
+                               const char *series, gint64 t, PsMessageFacts *facts, GError **error);
 void ps_message_facts_clear(PsMessageFacts *facts);
 
 /* Points message's top sources and last hour at facts (which must outlive message). */

@@ -21,8 +21,10 @@ ps_notify_entries(GPtrArray *receivers, redisContext *redis, const char *prefix,
 {
     GPtrArray *entries = g_ptr_array_new_with_free_func((GDestroyNotify)ps_outbox_entry_free);
     PsMessageFacts facts = {0};
-    PsAlertMessage message = {series, watched, event, NULL, 0, FALSE, NULL, 0,
-                              event->evaluation.baseline[PS_METRIC_SOURCES].expected};
+    PsAlertMessage message = {
+        series, watched, event,
+        NULL,   0,       FALSE,
+        NULL,   0,       event->evaluation.baseline[PS_METRIC_SOURCES].expected};
     g_autofree gchar *key = ps_format_idempotency_key(series, event);
     gint64 now = g_get_real_time() / G_USEC_PER_SEC;
 

@@ -171,8 +171,8 @@ dead_letter_json(const char *raw, const char *reason)
 }
 
 gboolean
-ps_outbox_dead_letter(redisContext *redis, const char *prefix, const char *raw,
-                      const char *reason, GError **error)
+ps_outbox_dead_letter(redisContext *redis, const char *prefix, const char *raw, const char *reason,
+                      GError **error)
 {
     g_autofree gchar *key = ps_key_outbox(prefix);
     g_autofree gchar *dead = ps_key_outbox_dead(prefix);

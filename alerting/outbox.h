@@ -28,8 +28,8 @@ void ps_outbox_append(PsRedisPipeline *pipeline, const char *prefix, const PsOut
 
 /* The oldest `limit` entries, oldest first. An entry that cannot be read is moved to the
  * dead letters at once (it would block its place forever) and counted in *unreadable. */
-GPtrArray *ps_outbox_read(redisContext *redis, const char *prefix, guint limit,
-                          guint *unreadable, GError **error);
+GPtrArray *ps_outbox_read(redisContext *redis, const char *prefix, guint limit, guint *unreadable,
+                          GError **error);
 
 /* Removes an entry its receiver accepted. */
 gboolean ps_outbox_remove(redisContext *redis, const char *prefix, const PsOutboxEntry *entry,

@@ -6,9 +6,9 @@
 #include "receiver.h"
 
 static const char *format_names[] = {
-    [PS_RECEIVER_GENERIC] = "generic", [PS_RECEIVER_SLACK] = "slack",
+    [PS_RECEIVER_GENERIC] = "generic",       [PS_RECEIVER_SLACK] = "slack",
     [PS_RECEIVER_MATTERMOST] = "mattermost", [PS_RECEIVER_TEAMS] = "teams",
-    [PS_RECEIVER_DISCORD] = "discord", [PS_RECEIVER_LOG] = "log",
+    [PS_RECEIVER_DISCORD] = "discord",       [PS_RECEIVER_LOG] = "log",
 };
 
 gboolean

@@ -5,27 +5,27 @@
 #include "format.h"
 
 typedef enum {
-    PS_RECEIVER_GENERIC,    /* schema/alert.schema.json */
+    PS_RECEIVER_GENERIC, /* schema/alert.schema.json */
     PS_RECEIVER_SLACK,
     PS_RECEIVER_MATTERMOST,
     PS_RECEIVER_TEAMS,
     PS_RECEIVER_DISCORD,
-    PS_RECEIVER_LOG,        /* printed to the log: to try portsurge without a chat */
+    PS_RECEIVER_LOG, /* printed to the log: to try portsurge without a chat */
 } PsReceiverFormat;
 
-#define PS_RECEIVER_TIMEOUT_S        10
-#define PS_RECEIVER_MAX_PER_MINUTE   30 /* Slack allows about one message a second */
+#define PS_RECEIVER_TIMEOUT_S      10
+#define PS_RECEIVER_MAX_PER_MINUTE 30 /* Slack allows about one message a second */
 
 typedef struct {
-    gchar *name;            /* [webhook NAME]; the only thing logs say about a receiver */
-    gchar *url;             /* secret: never logged */
+    gchar *name; /* [webhook NAME]; the only thing logs say about a receiver */
+    gchar *url;  /* secret: never logged */
     PsReceiverFormat format;
     PsSeverity min_severity;
-    gchar **series;         /* only these ports ("tcp/445"; NULL: all); directions included */
-    gchar *secret;          /* HMAC-SHA256 signature key, NULL: unsigned */
-    gchar *ca_file;         /* extra CA bundle for TLS verification, NULL: the system's */
+    gchar **series; /* only these ports ("tcp/445"; NULL: all); directions included */
+    gchar *secret;  /* HMAC-SHA256 signature key, NULL: unsigned */
+    gchar *ca_file; /* extra CA bundle for TLS verification, NULL: the system's */
     guint timeout_s;
-    guint max_per_minute;   /* messages started per minute at most */
+    guint max_per_minute; /* messages started per minute at most */
 } PsReceiver;
 
 /* "generic", "json" (same), "slack", "mattermost", "teams", "discord", "log". */

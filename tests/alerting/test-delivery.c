@@ -9,11 +9,11 @@
 #include <curl/curl.h>
 #include <json-glib/json-glib.h>
 #include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "alert-schema.h"
 #include "courier.h"
@@ -23,9 +23,9 @@
 #include "redis-server.h"
 #include "signature.h"
 
-#define STEP          60
-#define SECRET        "correct horse battery staple"
-#define WAIT_MS       30000
+#define STEP    60
+#define SECRET  "correct horse battery staple"
+#define WAIT_MS 30000
 
 /* ---- helpers ---- */
 
@@ -133,7 +133,8 @@ fixture_start(Fixture *f)
 static void
 start_courier(Fixture *f, PsReceiver *receiver, gint64 dead_after_s)
 {
-    g_autoptr(GPtrArray) receivers = g_ptr_array_new_with_free_func((GDestroyNotify)ps_receiver_free);
+    g_autoptr(GPtrArray) receivers =
+        g_ptr_array_new_with_free_func((GDestroyNotify)ps_receiver_free);
     PsCourierConfig config;
 
     ps_courier_config_init(&config);
@@ -223,7 +224,8 @@ test_retry_after(void)
     /* the second attempt waited as long as Retry-After said, not the 0.2 s backoff */
     if (requests != NULL)
         g_assert_cmpint(((PsTestRequest *)requests->pdata[1])->at_us -
-                            ((PsTestRequest *)requests->pdata[0])->at_us, >=, 1900 * 1000);
+                            ((PsTestRequest *)requests->pdata[0])->at_us,
+                        >=, 1900 * 1000);
 }
 
 static void
@@ -248,8 +250,8 @@ test_dead_letters(void)
     url = ps_test_receiver_url(f.http, "/down");
     ps_test_receiver_script(f.http, "/down",
                             "400,500,500,500,500,500,500,500,500,500,500,500,500,500");
-    enqueue(f.redis, "down", "refused", now);   /* 400: never accepted, at once */
-    enqueue(f.redis, "down", "too-late", now);  /* 500s past dead_after */
+    enqueue(f.redis, "down", "refused", now);  /* 400: never accepted, at once */
+    enqueue(f.redis, "down", "too-late", now); /* 500s past dead_after */
     start_courier(&f, receiver_new("down", url, 5), 2);
     wait_outbox_empty(f.redis);
     g_assert_cmpint(llen(f.redis, "ps:outbox:dead"), ==, 2);
@@ -257,9 +259,10 @@ test_dead_letters(void)
     letter = parse_json(dead->element[0]->str);
     g_assert_true(g_str_has_prefix(
         json_object_get_string_member(json_node_get_object(letter), "reason"), "refused"));
-    g_assert_cmpstr(json_object_get_string_member(
-                        json_object_get_object_member(json_node_get_object(letter), "entry"), "key"),
-                    ==, "refused");
+    g_assert_cmpstr(
+        json_object_get_string_member(
+            json_object_get_object_member(json_node_get_object(letter), "entry"), "key"),
+        ==, "refused");
     ps_courier_counters(f.courier, &counters);
     g_assert_cmpuint(counters.dead_letters, ==, 2);
     g_assert_cmpuint(counters.delivered, ==, 0);
@@ -289,11 +292,9 @@ write_config(Fixture *f)
     for (guint i = 0; i < G_N_ELEMENTS(hooks); i++) {
         g_autofree gchar *path_part = g_strdup_printf("/%s", hooks[i].name);
         g_autofree gchar *url = ps_test_receiver_url(f->http, path_part);
-        g_string_append_printf(text, "[webhook %s]\nformat = %s\n", hooks[i].name,
-                               hooks[i].format);
+        g_string_append_printf(text, "[webhook %s]\nformat = %s\n", hooks[i].name, hooks[i].format);
         if (!g_str_equal(hooks[i].format, "log"))
-            g_string_append_printf(text, "url = %s\nsecret = %s\nports = tcp/445\n", url,
-                                   SECRET);
+            g_string_append_printf(text, "url = %s\nsecret = %s\nports = tcp/445\n", url, SECRET);
     }
     g_assert_true(g_file_set_contents(path, text->str, -1, &error));
     g_string_free(text, TRUE);
@@ -315,11 +316,20 @@ seed_scan(Fixture *f, gint64 *scan_start)
 
     *scan_start = end - 12 * STEP;
     scan = g_strdup_printf("tcp/445@%" G_GINT64_FORMAT "+%d*12", *scan_start, 12 * STEP);
-    const char *argv[] = {g_getenv("PS_SEED"), "--redis", ps_test_redis_socket(f->server),
-                          "--end", end_text, "--days", "8", "--ports", "tcp/445,tcp/443",
-                          "--surge", scan, NULL};
-    g_assert_true(g_spawn_sync(NULL, (gchar **)argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL,
-                               NULL, NULL, NULL, &status, &error));
+    const char *argv[] = {g_getenv("PS_SEED"),
+                          "--redis",
+                          ps_test_redis_socket(f->server),
+                          "--end",
+                          end_text,
+                          "--days",
+                          "8",
+                          "--ports",
+                          "tcp/445,tcp/443",
+                          "--surge",
+                          scan,
+                          NULL};
+    g_assert_true(g_spawn_sync(NULL, (gchar **)argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL,
+                               NULL, NULL, &status, &error));
     g_assert_no_error(error);
     g_assert_cmpint(status, ==, 0);
     progress = g_strdup_printf("%" G_GINT64_FORMAT, *scan_start - 10 * STEP);
@@ -333,8 +343,8 @@ spawn_alerter(const char *config)
     g_autoptr(GError) error = NULL;
     GPid pid = 0;
 
-    g_assert_true(g_spawn_async(NULL, (gchar **)argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, NULL,
-                                NULL, &pid, &error));
+    g_assert_true(g_spawn_async(NULL, (gchar **)argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL,
+                                &pid, &error));
     g_assert_no_error(error);
     return pid;
 }
@@ -355,8 +365,8 @@ stop_alerter(GPid pid, int signal_number)
 static JsonObject *
 first_object(JsonNode *root, const char *array)
 {
-    return json_array_get_object_element(json_object_get_array_member(json_node_get_object(root),
-                                                                      array), 0);
+    return json_array_get_object_element(
+        json_object_get_array_member(json_node_get_object(root), array), 0);
 }
 
 /* Each chat service's documented shape, reduced to what it requires. */
@@ -484,8 +494,8 @@ assert_refused(Fixture *f, const char *text, const char *message)
     g_autoptr(GError) error = NULL;
     gint status = 0;
 
-    g_assert_true(g_spawn_sync(NULL, (gchar **)argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL,
-                               NULL, NULL, &err, &status, &error));
+    g_assert_true(g_spawn_sync(NULL, (gchar **)argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL,
+                               NULL, &err, &status, &error));
     g_test_message("refused: %s", err);
     g_assert_true(WIFEXITED(status));
     g_assert_cmpint(WEXITSTATUS(status), ==, 2);
@@ -599,13 +609,15 @@ test_reload_and_metrics(void)
         return;
     url = ps_test_receiver_url(f.http, "/late");
     base = g_strdup_printf("[alerter]\nwatch = tcp/445\ninterval = 1\nmetrics = 127.0.0.1:%u\n"
-                           "[redis]\nurl = %s\n", port, ps_test_redis_socket(f.server));
+                           "[redis]\nurl = %s\n",
+                           port, ps_test_redis_socket(f.server));
     config = write_file(&f, "portsurge.conf", base);
     metrics_url = g_strdup_printf("http://127.0.0.1:%u/metrics", port);
     seed_scan(&f, &scan_start);
     pid = spawn_alerter(config);
     wait_stream(f.redis);
-    g_free(wait_metric(metrics_url, "portsurge_alerter_alerts_total{kind=\"open\",severity=\"critical\"} 1"));
+    g_free(wait_metric(metrics_url,
+                       "portsurge_alerter_alerts_total{kind=\"open\",severity=\"critical\"} 1"));
     g_assert_cmpint(llen(f.redis, "ps:outbox"), ==, 0); /* nobody to tell yet */
 
     with_hook = g_strdup_printf("%s[webhook late]\nurl = %s\n", base, url);

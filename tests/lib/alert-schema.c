@@ -151,4 +151,3 @@ ps_test_assert_valid_alert(JsonNode *payload)
         g_test_message("schema: %s", (const char *)failures->pdata[i]);
     g_assert_cmpuint(failures->len, ==, 0);
 }
-

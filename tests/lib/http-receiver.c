@@ -114,8 +114,7 @@ record(PsTestReceiver *receiver, const char *url, Upload *upload, guint status)
 }
 
 static enum MHD_Result
-answer(PsTestReceiver *receiver, struct MHD_Connection *connection, const char *url,
-       Upload *upload)
+answer(PsTestReceiver *receiver, struct MHD_Connection *connection, const char *url, Upload *upload)
 {
     guint status, retry_after, delay_ms;
     struct MHD_Response *response;

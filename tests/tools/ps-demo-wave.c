@@ -29,7 +29,7 @@ typedef struct {
 typedef struct {
     int fd;
     struct sockaddr_in to;
-    GArray *records; /* PsV5TestRecord waiting for a packet */
+    GArray *records;    /* PsV5TestRecord waiting for a packet */
     GPtrArray *strings; /* addresses the records point to */
     guint32 sequence;
     gint64 now;
@@ -62,8 +62,15 @@ static void
 add_flow(Sender *sender, gchar *src, gchar *dst, guint8 flags, guint32 packets, guint32 bytes,
          guint32 ago_ms)
 {
-    PsV5TestRecord record = {src, dst, (guint16)(49152 + g_random_int_range(0, 16000)), 445,
-                             6, flags, packets, bytes, UPTIME_BASE_MS - ago_ms - 500,
+    PsV5TestRecord record = {src,
+                             dst,
+                             (guint16)(49152 + g_random_int_range(0, 16000)),
+                             445,
+                             6,
+                             flags,
+                             packets,
+                             bytes,
+                             UPTIME_BASE_MS - ago_ms - 500,
                              UPTIME_BASE_MS - ago_ms};
 
     g_ptr_array_add(sender->strings, src);
@@ -80,7 +87,8 @@ send_minute(Sender *sender, const Options *o, gint minute)
     gint64 minute_start = (sender->now / 60 - minute) * 60;
 
     for (gint i = 0; i < o->normal; i++) { /* file servers in use: whole sessions */
-        guint32 ago = (guint32)((sender->now - minute_start) * 1000 - g_random_int_range(1000, 59000));
+        guint32 ago =
+            (guint32)((sender->now - minute_start) * 1000 - g_random_int_range(1000, 59000));
         add_flow(sender, g_strdup_printf("10.1.%d.%d", i / 200, 10 + i % 200),
                  g_strdup_printf("10.0.0.%d", 2 + i % 4), 0x1b, 40, 24000, ago);
     }
@@ -108,7 +116,8 @@ main(int argc, char **argv)
         {"normal", 0, 0, G_OPTION_ARG_INT, &o.normal, "Usual sources per minute (30)", "N"},
         {"seed", 0, 0, G_OPTION_ARG_INT, &o.seed, "Random seed (1)", "N"},
         G_OPTION_ENTRY_NULL};
-    g_autoptr(GOptionContext) context = g_option_context_new("- a scan wave on tcp/445 as NetFlow v5");
+    g_autoptr(GOptionContext) context =
+        g_option_context_new("- a scan wave on tcp/445 as NetFlow v5");
     g_autoptr(GError) error = NULL;
     Sender sender = {0};
 
