@@ -214,6 +214,8 @@ static void
 test_retry_server_errors(void)
 {
     g_autoptr(GPtrArray) requests = run_failure_script("500,502,500", 5, 6);
+
+    g_assert_true(requests == NULL || requests->len == 6);
 }
 
 static void
@@ -233,6 +235,10 @@ test_receiver_hangs(void)
 {
     /* three attempts time out after 1 s each, then it answers */
     g_autoptr(GPtrArray) requests = run_failure_script("hang:1500,hang:1500,hang:1500", 1, 6);
+
+    /* the hung attempts are on record (status 0), the last three were answered */
+    g_assert_true(requests == NULL ||
+                  ((PsTestRequest *)requests->pdata[0])->status == 0);
 }
 
 static void
