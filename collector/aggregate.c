@@ -15,13 +15,17 @@
 #define PAIRS_MIN       4096
 #define GOLDEN32        0x9e3779b1u
 
+/* What every flow touches comes first (key to the counters' syn field: 64 bytes), so a flow
+ * usually costs one cache line of its series. */
 typedef struct {
     guint32 key; /* direction << 24 | proto << 16 | port, or OTHER_KEY */
-    PsCounts counts; /* since the last take */
-    PsCounts total;  /* since the bucket began: what the hour roll-up gets at close */
-    PsHll sources;
-    PsHll destinations;
     gboolean dirty;
+    PsHll destinations; /* updated by every flow */
+    PsCounts counts;    /* since the last take */
+    PsHll sources;      /* updated only by a (series, source) pair new to the bucket */
+    PsCounts taken;     /* the sum of what earlier takes handed out: counts + taken is the
+                         * bucket's total for the hour roll-up, kept apart so that a flow
+                         * updates one set of counters, not two */
 } Series;
 
 /* One (series, source) pair of a bucket, for the top K, and so that a source seen again
@@ -423,7 +427,6 @@ add_to_series(PsAggregate *aggregate, Bucket *bucket, guint index, guint32 key, 
     PairResult source;
 
     add_counts(&series->counts, flow, sampling);
-    add_counts(&series->total, flow, sampling);
     series->dirty = TRUE;
     /* a source already seen for this series in this bucket cannot change its sketch */
     source = note_pair(aggregate, bucket, index, pair_fingerprint(key, src_hash), &flow->src);
@@ -431,7 +434,6 @@ add_to_series(PsAggregate *aggregate, Bucket *bucket, guint index, guint32 key, 
         ps_hll_add_hash(&series->sources, src_hash);
     if (source == PAIR_FULL) {
         series->counts.untracked++;
-        series->total.untracked++;
         aggregate->stats.untracked_sources++;
     }
     /* destinations are few per port in real traffic: the same registers, cache-hot */
@@ -522,7 +524,8 @@ ps_aggregate_add_batch(PsAggregate *aggregate, const PsFlow *flows, guint n, gin
         if (p->bucket == NULL)
             continue;
         series = &g_array_index(p->bucket->series, Series, p->index);
-        ps_hll_prefetch(&series->sources, p->src_hash);
+        /* not the sources' sketch: only a pair new to the bucket updates it, and in steady
+         * traffic almost every pair has been seen, so that prefetch would be wasted */
         ps_hll_prefetch(&series->destinations, p->dst_hash);
     }
     for (guint i = 0; i < n; i++) {
@@ -580,6 +583,16 @@ top_sources(const PsAggregate *aggregate, const Bucket *bucket)
     return tops;
 }
 
+static void
+add_taken(PsCounts *taken, const PsCounts *counts)
+{
+    taken->flows += counts->flows;
+    taken->packets += counts->packets;
+    taken->bytes += counts->bytes;
+    taken->syn += counts->syn;
+    taken->untracked += counts->untracked;
+}
+
 static PsBucketDelta *
 take_bucket(const PsAggregate *aggregate, Bucket *bucket, gboolean closing)
 {
@@ -598,7 +611,8 @@ take_bucket(const PsAggregate *aggregate, Bucket *bucket, gboolean closing)
             continue;
         series_name(series->key, out.name);
         out.counts = series->counts;
-        out.total = series->total;
+        add_taken(&series->taken, &series->counts);
+        out.total = series->taken;
         out.sources = series->sources; /* ownership moves with the delta */
         out.destinations = series->destinations;
         if (closing)

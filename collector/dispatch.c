@@ -15,6 +15,7 @@ struct PsDispatch {
     guint32 default_sampling;     /* 0: none configured */
     guint64 exporters_refused;
     PsExporter *current;          /* exporter of the packet being decoded, for the v5 sink */
+    guint32 current_sampling;     /* its configured sampling (0: none), looked up per packet */
     guint8 converted[PS_IPFIX_MAX_LEN];
 };
 
@@ -101,12 +102,15 @@ static void
 v5_sink(const PsFlow *flow, gpointer user_data)
 {
     PsDispatch *dispatch = user_data;
-    PsFlow copy = *flow;
+    PsFlow copy;
 
-    if (copy.sampling <= 1) {
-        guint32 configured = configured_sampling(dispatch, &flow->exporter);
-        copy.sampling = configured > 0 ? configured : 1;
+    if (flow->sampling > 1 || dispatch->current_sampling <= 1) {
+        dispatch->current->sampling = flow->sampling;
+        dispatch->sink(flow, dispatch->user_data);
+        return;
     }
+    copy = *flow;
+    copy.sampling = dispatch->current_sampling;
     dispatch->current->sampling = copy.sampling;
     dispatch->sink(&copy, dispatch->user_data);
 }
@@ -120,6 +124,9 @@ decode_v5(PsDispatch *dispatch, PsExporter *exporter, const guint8 *data, gsize 
     PsDecodeResult result;
 
     dispatch->current = exporter;
+    /* once per packet, not per record: the lookup per v5 record took ~7% of the collector's
+     * CPU into Redis (perf, tests/bench/README.md) */
+    dispatch->current_sampling = configured_sampling(dispatch, &exporter->address);
     result = ps_decode_v5(data, datagram_len > 0 ? MIN(datagram_len, len) : len,
                           &exporter->address, &header, v5_sink, dispatch);
     if (result != PS_DECODE_OK) {
