@@ -287,42 +287,6 @@ ps_query_extent(const PsQuery *query, guint step, gint64 *oldest, gint64 *newest
            closed_at_rank(query, step, "-1", newest, error);
 }
 
-/* ---- heaviest sources ---- */
-
-static void
-source_clear(gpointer data)
-{
-    PsQuerySource *source = data;
-
-    g_free(source->address);
-}
-
-GArray *
-ps_query_top_sources(const PsQuery *query, guint step, gint64 start, const char *series,
-                     guint limit, GError **error)
-{
-    g_autofree gchar *key = ps_key_bucket_series(query->prefix, step, start, "top", series);
-    g_autofree gchar *last = g_strdup_printf("%u", limit > 0 ? limit - 1 : 0);
-    const char *argv[] = {"ZREVRANGE", key, "0", last, "WITHSCORES"};
-    g_autoptr(redisReply) reply = NULL;
-    GArray *sources;
-
-    g_return_val_if_fail(limit > 0, NULL);
-    reply = redisCommandArgv(query->redis, 5, argv, NULL);
-    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY) {
-        set_reply_error(error, key, reply, query->redis);
-        return NULL;
-    }
-    sources = g_array_new(FALSE, FALSE, sizeof(PsQuerySource));
-    g_array_set_clear_func(sources, source_clear);
-    for (gsize i = 0; i + 1 < reply->elements; i += 2) {
-        PsQuerySource source = {g_strdup(reply->element[i]->str),
-                                reply_number(reply->element[i + 1])};
-        g_array_append_val(sources, source);
-    }
-    return sources;
-}
-
 /* ---- the alert stream ---- */
 
 static void

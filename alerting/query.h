@@ -1,7 +1,7 @@
 /* Read-only questions to the Redis schema that are bigger than one key: a series over a time
- * range, the busiest series of a window, the heaviest sources of a bucket, the alert stream,
- * the extent of the data held. The portsurge CLI asks them; the alerter may ask
- * ps_query_top_sources for its messages.
+ * range, the busiest series of a window, the alert stream, the extent of the data held. The
+ * portsurge CLI asks them. (The alerter's messages read a bucket's top sources with the rest
+ * of what they say, in one round trip: message.c.)
  *
  * Every range is read with pipelined requests (PS_QUERY_PIPELINE_BATCH commands per round
  * trip), never one round trip per bucket, and only for buckets the closed sets
@@ -61,19 +61,6 @@ GHashTable *ps_query_totals(const PsQuery *query, gint64 since, gint64 until, gu
 /* Oldest and newest closed bucket of the given step; both 0 when none is held. */
 gboolean ps_query_extent(const PsQuery *query, guint step, gint64 *oldest, gint64 *newest,
                          GError **error);
-
-typedef struct {
-    gchar *address; /* as the collector wrote it: "192.0.2.1", "2001:db8::1" */
-    double flows;
-} PsQuerySource;
-
-/* The heaviest sources of series in the bucket of the given step starting at start, heaviest
- * first, at most limit: from ps:b:<step>:<start>:top:<series>, which each collector fills with
- * its top-K sources when the bucket closes. An array of PsQuerySource that frees its
- * addresses; empty when the bucket has none. NULL with error on a Redis failure. For alert
- * messages ("who is scanning"): call it with the incident's bucket. */
-GArray *ps_query_top_sources(const PsQuery *query, guint step, gint64 start, const char *series,
-                             guint limit, GError **error);
 
 /* One entry of the ps:alerts stream (state.c writes them). */
 typedef struct {
