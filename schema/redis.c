@@ -18,9 +18,12 @@ parse_host_port(const char *text, PsRedisAddress *address)
     if (colon != NULL && !g_ascii_string_to_unsigned(colon + 1, 10, 1, 65535, &port, NULL))
         return FALSE;
     address->host = colon != NULL ? g_strndup(text, colon - text) : g_strdup(text);
-    if (address->host[0] == '[') {
-        memmove(address->host, address->host + 1, strlen(address->host));
-        address->host[strlen(address->host) - 1] = '\0';
+    gsize length = strlen(address->host);
+    if (length >= 2 && address->host[0] == '[' && address->host[length - 1] == ']') {
+        memmove(address->host, address->host + 1, length - 2); /* "[::1]" -> "::1" */
+        address->host[length - 2] = '\0';
+    } else if (address->host[0] == '[' || strchr(address->host, ']') != NULL) {
+        return FALSE; /* an unbalanced bracket: not a host */
     }
     address->port = (guint16)port;
     return address->host[0] != '\0';

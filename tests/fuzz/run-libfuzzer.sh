@@ -13,5 +13,7 @@ scratch=$(mktemp -d "${TMPDIR:-/tmp}/portsurge-fuzz.XXXXXX")
 trap 'rm -rf "$scratch"' EXIT INT TERM
 cp "$corpus"/* "$scratch"/
 mkdir -p "$artifacts"
+# libFuzzer exits 77 on a crash by default, which meson reads as "skipped": make it a failure
 "$target" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+  -error_exitcode=1 -timeout_exitcode=1 \
   -artifact_prefix="$artifacts/$(basename "$target")-" "$@" "$scratch"

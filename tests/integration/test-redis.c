@@ -977,10 +977,34 @@ test_two_collectors(Fixture *fixture, gconstpointer data)
     assert_heartbeat(context, "b", B1);
 }
 
+/* Redis URLs: an IPv6 host in brackets is taken out of them; a lone or unbalanced bracket is
+ * refused (the configuration fuzzer found "[" read one byte before the host). */
+static void
+test_address_parse(void)
+{
+    const char *refused[] = {"redis://[", "redis://[:6379/0", "redis://[::1:6379", "redis://a]:1",
+                             "redis://]"};
+    PsRedisAddress address = {0};
+
+    g_assert_true(ps_redis_address_parse("redis://[::1]:6380/2", &address, NULL));
+    g_assert_cmpstr(address.host, ==, "::1");
+    g_assert_cmpuint(address.port, ==, 6380);
+    g_assert_cmpuint(address.db, ==, 2);
+    ps_redis_address_clear(&address);
+    for (guint i = 0; i < G_N_ELEMENTS(refused); i++) {
+        g_autoptr(GError) error = NULL;
+        g_test_message("%s", refused[i]);
+        g_assert_false(ps_redis_address_parse(refused[i], &address, &error));
+        g_assert_nonnull(error);
+        ps_redis_address_clear(&address);
+    }
+}
+
 int
 main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
+    g_test_add_func("/redis/address-parse", test_address_parse);
     g_test_log_set_fatal_handler(ps_test_fatal_unless_libfixbuf, NULL);
     g_test_add("/redis/crafted/counters-top-expiry", Fixture, NULL, fixture_setup, test_crafted,
                fixture_teardown);
