@@ -5,7 +5,7 @@
 
 #include "aggregate.h"
 
-#define START  1699999980LL /* a minute bucket: a multiple of 60 */
+#define START  1699999980LL          /* a minute bucket: a multiple of 60 */
 #define NOW_MS ((START + 30) * 1000) /* 30 s into it */
 
 static PsFlow
@@ -52,12 +52,12 @@ typedef struct {
 } ServiceCase;
 
 static const ServiceCase service_cases[] = {
-    {"syn-to-high-port", 6, 445, 40000, 0x02, "tcp/40000"},      /* an attempt: its destination */
-    {"reply-from-service", 6, 445, 51000, 0x18, "tcp/445"},      /* the well-known side */
+    {"syn-to-high-port", 6, 445, 40000, 0x02, "tcp/40000"}, /* an attempt: its destination */
+    {"reply-from-service", 6, 445, 51000, 0x18, "tcp/445"}, /* the well-known side */
     {"request-to-service", 6, 51000, 445, 0x18, "tcp/445"},
-    {"both-well-known", 17, 123, 53, 0, "udp/53"},               /* the destination when both */
-    {"both-high", 17, 40000, 50000, 0, "udp/50000"},             /* else the destination */
-    {"configured-service", 6, 8080, 52000, 0x10, "tcp/8080"},    /* --service-port 8080 */
+    {"both-well-known", 17, 123, 53, 0, "udp/53"},            /* the destination when both */
+    {"both-high", 17, 40000, 50000, 0, "udp/50000"},          /* else the destination */
+    {"configured-service", 6, 8080, 52000, 0x10, "tcp/8080"}, /* --service-port 8080 */
     {"icmp-has-no-port", 1, 0, 0x0800, 0, "icmp/0"},
     {"esp", 50, 0, 0, 0, "esp/0"},
 };
@@ -70,8 +70,8 @@ test_service_port(gconstpointer data)
     PsAggregateConfig config;
     g_autoptr(PsAggregate) aggregate = NULL;
     g_autoptr(GPtrArray) deltas = NULL;
-    PsFlow flow = make_flow("198.51.100.1", "10.0.0.1", c->proto, c->src_port, c->dst_port,
-                            c->flags);
+    PsFlow flow =
+        make_flow("198.51.100.1", "10.0.0.1", c->proto, c->src_port, c->dst_port, c->flags);
 
     ps_aggregate_config_init(&config);
     config.service_ports = services;
@@ -172,8 +172,8 @@ test_bucket_placement(void)
 
     ps_aggregate_config_init(&config);
     aggregate = ps_aggregate_new(&config);
-    previous.end_ms = NOW_MS - 45000;   /* previous minute, clock agrees: counted there */
-    skewed.end_ms = NOW_MS - 3600000;   /* an hour off: counted when it arrived */
+    previous.end_ms = NOW_MS - 45000; /* previous minute, clock agrees: counted there */
+    skewed.end_ms = NOW_MS - 3600000; /* an hour off: counted when it arrived */
     ancient.end_ms = 0;
     ps_aggregate_add(aggregate, &on_time, NOW_MS);
     ps_aggregate_add(aggregate, &previous, NOW_MS);
@@ -252,8 +252,9 @@ test_caps_and_top(void)
     g_assert_cmpuint(series->counts.untracked, ==, 210 - 36);
     g_assert_cmpuint(ps_hll_estimate(&series->sources), ==, 20); /* sketches have no cap */
     g_assert_cmpuint(series->top->len, ==, 3);
-    g_assert_cmpstr(ps_address_to_string(&g_array_index(series->top, PsTopSource, 0).source,
-                                         address), ==, "10.0.0.7");
+    g_assert_cmpstr(
+        ps_address_to_string(&g_array_index(series->top, PsTopSource, 0).source, address), ==,
+        "10.0.0.7");
     g_assert_cmpuint(g_array_index(series->top, PsTopSource, 0).flows, ==, 8);
     g_assert_cmpuint(g_array_index(series->top, PsTopSource, 2).flows, ==, 6);
 }
@@ -281,8 +282,9 @@ test_top_without_cap(void)
     series = find_series(deltas, -1, "tcp/3389");
     g_assert_cmpuint(series->counts.untracked, ==, 0);
     g_assert_cmpuint(series->top->len, ==, 10);
-    g_assert_cmpstr(ps_address_to_string(&g_array_index(series->top, PsTopSource, 0).source,
-                                         address), ==, "172.16.15.160");
+    g_assert_cmpstr(
+        ps_address_to_string(&g_array_index(series->top, PsTopSource, 0).source, address), ==,
+        "172.16.15.160");
     g_assert_cmpuint(g_array_index(series->top, PsTopSource, 1).flows, ==, 40);
     g_assert_cmpuint(g_array_index(series->top, PsTopSource, 2).flows, ==, 30);
     g_assert_cmpuint(g_array_index(series->top, PsTopSource, 3).flows, ==, 1);
@@ -291,13 +293,66 @@ test_top_without_cap(void)
     g_assert_cmpuint(ps_hll_estimate(&series->sources), <=, 5100);
 }
 
+/* The pair bound reached after a take, with IPv4 and IPv6 sources mixed: the first
+ * max_sources pairs in flow order are tracked, whatever else the implementation batches or
+ * defers (a restructure that applies pairs later must keep this). */
+static void
+test_cap_with_waiting_flows(void)
+{
+    PsAggregateConfig config;
+    g_autoptr(PsAggregate) aggregate = NULL;
+    g_autoptr(GPtrArray) first = NULL;
+    g_autoptr(GPtrArray) last = NULL;
+    const PsSeriesDelta *series;
+    guint64 untracked;
+    char address[PS_ADDRESS_STRLEN];
+
+    ps_aggregate_config_init(&config);
+    config.max_sources = 6000;
+    config.top_k = 3;
+    aggregate = ps_aggregate_new(&config);
+    for (guint i = 0; i < 9000; i++) {
+        /* source i once; the last IPv4 sources of the first 6000 pairs a second time */
+        g_autofree gchar *src = i % 7 == 3 ? g_strdup_printf("2001:db8::%x", i)
+                                           : g_strdup_printf("10.%u.%u.1", i / 256, i % 256);
+        PsFlow flow = make_flow(src, "192.0.2.1", 6, 40000, 22, 0x02);
+        ps_aggregate_add(aggregate, &flow, NOW_MS);
+        if (i == 4000)
+            first = ps_aggregate_take(aggregate, NOW_MS, FALSE);
+    }
+    for (guint i = 5990; i < 6000; i++) {
+        g_autofree gchar *src = g_strdup_printf("10.%u.%u.1", i / 256, i % 256);
+        PsFlow flow = make_flow(src, "192.0.2.1", 6, 40000, 22, 0x02);
+        if (i % 7 == 3)
+            continue;
+        ps_aggregate_add(aggregate, &flow, NOW_MS);
+    }
+    series = find_series(first, -1, "tcp/22");
+    g_assert_cmpuint(series->counts.flows, ==, 4001);
+    g_assert_cmpuint(series->counts.untracked, ==, 0);
+    g_assert_cmpuint(ps_hll_estimate(&series->sources), >=, 3900);
+    last = ps_aggregate_take(aggregate, NOW_MS, TRUE);
+    series = find_series(last, -1, "tcp/22");
+    untracked = series->total.untracked;
+    g_assert_cmpuint(untracked, ==, 3000);
+    g_assert_cmpuint(ps_aggregate_stats(aggregate)->untracked_sources, ==, 3000);
+    /* the heaviest: the sources sent twice (5990 .. 5999, the last pairs that fit), lowest
+     * address first among equals */
+    g_assert_cmpuint(series->top->len, ==, 3);
+    g_assert_cmpuint(g_array_index(series->top, PsTopSource, 0).flows, ==, 2);
+    g_assert_cmpuint(g_array_index(series->top, PsTopSource, 2).flows, ==, 2);
+    g_assert_cmpstr(
+        ps_address_to_string(&g_array_index(series->top, PsTopSource, 0).source, address), ==,
+        "10.23.102.1");
+}
+
 int
 main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     for (guint i = 0; i < G_N_ELEMENTS(service_cases); i++) {
-        g_autofree gchar *name = g_strdup_printf("/aggregate/service-port/%s",
-                                                 service_cases[i].name);
+        g_autofree gchar *name =
+            g_strdup_printf("/aggregate/service-port/%s", service_cases[i].name);
         g_test_add_data_func(name, &service_cases[i], test_service_port);
     }
     g_test_add_func("/aggregate/counts", test_counts);
@@ -307,5 +362,6 @@ main(int argc, char **argv)
     g_test_add_func("/aggregate/close-and-late", test_close_and_late);
     g_test_add_func("/aggregate/caps-and-top", test_caps_and_top);
     g_test_add_func("/aggregate/top-sources", test_top_without_cap);
+    g_test_add_func("/aggregate/cap-with-waiting-flows", test_cap_with_waiting_flows);
     return g_test_run();
 }

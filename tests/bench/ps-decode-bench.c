@@ -1,17 +1,20 @@
 /* ps-decode-bench: decode only, in process. Builds the packets ps-blast sends and feeds them to
  * ps_dispatch_packet() in a loop, no sockets, so the figure is the decoder's own cost: records
- * per CPU-second and CPU-seconds per million records, per version. The sink only counts. */
+ * per CPU-second and CPU-seconds per million records, per version. The sink only counts.
+ *
+ * With --aggregate, the aggregation's cost too, without Redis: see aggregate_run.h. */
 #include "config.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
+#include "aggregate_run.h"
 #include "dispatch.h"
 #include "packet_pool.h"
 
-#define DECODE_CHECK_EVERY     1024   /* packets between clock reads */
-#define DECODE_TEMPLATE_EVERY  100000 /* packets between template repeats, about 1 s live */
+#define DECODE_CHECK_EVERY    1024   /* packets between clock reads */
+#define DECODE_TEMPLATE_EVERY 100000 /* packets between template repeats, about 1 s live */
 
 typedef struct {
     gdouble seconds;
@@ -19,6 +22,10 @@ typedef struct {
     gint pool;
     gchar **versions;
     gboolean json;
+    gboolean aggregate;
+    gint rate;        /* --aggregate: simulated records per second */
+    gint sim_seconds; /* --aggregate: simulated seconds of traffic */
+    gboolean digest;  /* --aggregate: print a digest of everything taken */
 } DecodeOptions;
 
 typedef struct {
@@ -120,16 +127,15 @@ print_result(const DecodeResult *result, gboolean json)
                ",\"records_sent\":%" G_GUINT64_FORMAT ",\"records_decoded\":%" G_GUINT64_FORMAT
                ",\"errors\":%" G_GUINT64_FORMAT ",\"cpu_seconds\":%.3f"
                ",\"records_per_cpu_second\":%.0f,\"cpu_seconds_per_million\":%.4f}\n",
-               ps_packet_pool_version_name(result->version), result->packets,
-               result->records_sent, result->records_decoded, result->decode_errors,
-               result->cpu_seconds, per_s, 1e6 / per_s);
+               ps_packet_pool_version_name(result->version), result->packets, result->records_sent,
+               result->records_decoded, result->decode_errors, result->cpu_seconds, per_s,
+               1e6 / per_s);
         return;
     }
     printf("%-6s %12" G_GUINT64_FORMAT " %12" G_GUINT64_FORMAT " %8" G_GUINT64_FORMAT
            " %8.2f %14.0f %10.4f\n",
            ps_packet_pool_version_name(result->version), result->records_sent,
-           result->records_decoded, result->decode_errors, result->cpu_seconds, per_s,
-           1e6 / per_s);
+           result->records_decoded, result->decode_errors, result->cpu_seconds, per_s, 1e6 / per_s);
 }
 
 static gboolean
@@ -145,6 +151,14 @@ parse_options(DecodeOptions *options, int *argc, char ***argv, GError **error)
         {"version", 'V', 0, G_OPTION_ARG_STRING_ARRAY, &options->versions,
          "v5, v9 or ipfix, repeatable (default all three)", "VERSION"},
         {"json", 0, 0, G_OPTION_ARG_NONE, &options->json, "One JSON line per version", NULL},
+        {"aggregate", 0, 0, G_OPTION_ARG_NONE, &options->aggregate,
+         "Decode only, then decode and aggregate, on a simulated clock (see --rate)", NULL},
+        {"rate", 0, 0, G_OPTION_ARG_INT, &options->rate,
+         "--aggregate: simulated records per second (default 1000000)", "N"},
+        {"sim-seconds", 0, 0, G_OPTION_ARG_INT, &options->sim_seconds,
+         "--aggregate: simulated seconds of traffic (default 150)", "S"},
+        {"digest", 0, 0, G_OPTION_ARG_NONE, &options->digest,
+         "--aggregate: SHA-256 of every delta taken (to compare builds; costs time)", NULL},
         G_OPTION_ENTRY_NULL};
     g_autoptr(GOptionContext) context =
         g_option_context_new("- decode pre-built packets in process, records per CPU-second");
@@ -152,6 +166,8 @@ parse_options(DecodeOptions *options, int *argc, char ***argv, GError **error)
     options->seconds = 3;
     options->records = PS_PACKET_POOL_MAX_RECORDS;
     options->pool = 8192;
+    options->rate = 1000000;
+    options->sim_seconds = 150;
     g_option_context_add_main_entries(context, entries, NULL);
     if (!g_option_context_parse(context, argc, argv, error))
         return FALSE;
@@ -159,7 +175,26 @@ parse_options(DecodeOptions *options, int *argc, char ***argv, GError **error)
         g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "--seconds must be > 0");
         return FALSE;
     }
+    if (options->rate <= 0 || options->sim_seconds <= 0) {
+        g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                    "--rate and --sim-seconds must be > 0");
+        return FALSE;
+    }
     return TRUE;
+}
+
+/* --aggregate: decode only vs decode and aggregate, one line per version */
+static gboolean
+run_aggregate(guint version, const DecodeOptions *options, GError **error)
+{
+    PsAggregateRunOptions run = {.version = version,
+                                 .records = (guint)MAX(options->records, 0),
+                                 .pool = (guint)MAX(options->pool, 0),
+                                 .rate = (guint)options->rate,
+                                 .sim_seconds = (guint)options->sim_seconds,
+                                 .digest = options->digest};
+
+    return ps_aggregate_run(&run, options->json, error);
 }
 
 /* libfixbuf warns on its own; the counters say what we need to know */
@@ -184,10 +219,10 @@ main(int argc, char **argv)
         g_printerr("ps-decode-bench: %s\n", error->message);
         return 2;
     }
-    g_log_set_handler(NULL, G_LOG_LEVEL_WARNING | G_LOG_LEVEL_MESSAGE | G_LOG_LEVEL_INFO,
-                      quiet_log, NULL);
+    g_log_set_handler(NULL, G_LOG_LEVEL_WARNING | G_LOG_LEVEL_MESSAGE | G_LOG_LEVEL_INFO, quiet_log,
+                      NULL);
     versions = options.versions != NULL ? (const char *const *)options.versions : all;
-    if (!options.json)
+    if (!options.json && !options.aggregate)
         printf("%-6s %12s %12s %8s %8s %14s %10s\n", "format", "records", "decoded", "errors",
                "cpu_s", "records/cpu_s", "cpu_s/Mrec");
     for (guint i = 0; versions[i] != NULL; i++) {
@@ -196,6 +231,13 @@ main(int argc, char **argv)
         if (version == 0) {
             g_printerr("ps-decode-bench: --version %s: expected v5, v9 or ipfix\n", versions[i]);
             return 2;
+        }
+        if (options.aggregate) {
+            if (!run_aggregate(version, &options, &error)) {
+                g_printerr("ps-decode-bench: %s\n", error->message);
+                return 1;
+            }
+            continue;
         }
         if (!run_version(version, &options, &result, &error)) {
             g_printerr("ps-decode-bench: %s\n", error->message);

@@ -1,0 +1,226 @@
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "aggregate.h"
+#include "aggregate_run.h"
+#include "dispatch.h"
+#include "packet_pool.h"
+
+#define RUN_START_MS    1767225600000LL /* 2026-01-01 00:00 UTC: the same buckets every run */
+#define RUN_FLUSH_MS    5000            /* the collector's default flush interval */
+#define RUN_TEMPLATE_MS 1000            /* ps-blast's default template interval */
+
+typedef struct {
+    PsAggregate *aggregate; /* NULL: decode only */
+    PsFlow pending[PS_AGGREGATE_BATCH];
+    guint n_pending;
+    gint64 pending_now_ms;
+    gint64 now_ms;
+    guint64 records;
+    GChecksum *digest; /* NULL: deltas are only freed */
+} Run;
+
+typedef struct {
+    guint64 records;
+    gdouble cpu_seconds;
+    gchar *digest;
+} Pass;
+
+static gdouble
+cpu_seconds(void)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now);
+    return now.tv_sec + now.tv_nsec / 1e9;
+}
+
+/* store.c's add_pending(), minus the exporters' clock-skew counters (no skew here) */
+static void
+add_pending(Run *run)
+{
+    gboolean skewed[PS_AGGREGATE_BATCH];
+
+    if (run->n_pending == 0)
+        return;
+    ps_aggregate_add_batch(run->aggregate, run->pending, run->n_pending, run->pending_now_ms,
+                           skewed);
+    run->n_pending = 0;
+}
+
+/* store.c's ps_store_add() */
+static void
+on_flow(const PsFlow *flow, gpointer user_data)
+{
+    Run *run = user_data;
+
+    run->records++;
+    if (run->aggregate == NULL)
+        return;
+    if (run->n_pending == PS_AGGREGATE_BATCH ||
+        (run->n_pending > 0 && run->now_ms != run->pending_now_ms))
+        add_pending(run);
+    run->pending[run->n_pending++] = *flow;
+    run->pending_now_ms = run->now_ms;
+}
+
+static void
+digest_sketch(GChecksum *digest, const PsHll *hll)
+{
+    guint8 buffer[PS_HLL_SERIALIZED_MAX];
+    gsize len;
+
+    /* as bucket_write.c: an empty sketch is not written (nor serialised) */
+    if (hll->dense == NULL && hll->n_sparse == 0) {
+        g_checksum_update(digest, (const guint8 *)"-", 1);
+        return;
+    }
+    len = ps_hll_serialize(hll, buffer);
+    g_checksum_update(digest, buffer, len);
+}
+
+static void
+digest_series(GChecksum *digest, const PsSeriesDelta *series)
+{
+    g_checksum_update(digest, (const guint8 *)series->name, strlen(series->name) + 1);
+    g_checksum_update(digest, (const guint8 *)&series->counts, sizeof(series->counts));
+    g_checksum_update(digest, (const guint8 *)&series->total, sizeof(series->total));
+    digest_sketch(digest, &series->sources);
+    digest_sketch(digest, &series->destinations);
+    for (guint i = 0; series->top != NULL && i < series->top->len; i++) {
+        const PsTopSource *top = &g_array_index(series->top, PsTopSource, i);
+        g_checksum_update(digest, (const guint8 *)&top->source, sizeof(top->source));
+        g_checksum_update(digest, (const guint8 *)&top->flows, sizeof(top->flows));
+    }
+}
+
+static void
+digest_deltas(GChecksum *digest, const GPtrArray *deltas)
+{
+    for (guint i = 0; i < deltas->len; i++) {
+        const PsBucketDelta *delta = g_ptr_array_index(deltas, i);
+        gint64 head[3] = {delta->start, delta->closing, delta->series->len};
+        g_checksum_update(digest, (const guint8 *)head, sizeof(head));
+        for (guint s = 0; s < delta->series->len; s++)
+            digest_series(digest, &g_array_index(delta->series, PsSeriesDelta, s));
+    }
+}
+
+/* What the flush timer does: take, and hand over (here: digest and free). */
+static void
+take(Run *run, gboolean close_all)
+{
+    g_autoptr(GPtrArray) deltas = NULL;
+
+    add_pending(run);
+    deltas = ps_aggregate_take(run->aggregate, run->now_ms, close_all);
+    if (run->digest != NULL)
+        digest_deltas(run->digest, deltas);
+}
+
+static void
+feed(Run *run, PsDispatch *dispatch, PsPacketPool *pool, PsPacket *packet,
+     const PsAddress *exporter)
+{
+    ps_packet_pool_stamp(pool, packet, run->now_ms);
+    ps_dispatch_packet(dispatch, exporter, packet->data, packet->len, run->now_ms);
+}
+
+/* The packets of options->sim_seconds at options->rate, through dispatch and run. */
+static void
+feed_all(Run *run, PsDispatch *dispatch, PsPacketPool *pool, const PsAggregateRunOptions *options)
+{
+    PsAddress exporter;
+    guint64 sent = 0, limit = (guint64)options->rate * options->sim_seconds;
+    gint64 last_template = RUN_START_MS - RUN_TEMPLATE_MS, last_take = RUN_START_MS;
+    guint next = 0;
+
+    ps_address_parse("127.0.0.1", &exporter);
+    while (sent < limit) {
+        run->now_ms = RUN_START_MS + (gint64)(sent * 1000 / options->rate);
+        if (pool->template_packet.len > 0 && run->now_ms - last_template >= RUN_TEMPLATE_MS) {
+            feed(run, dispatch, pool, &pool->template_packet, &exporter);
+            last_template = run->now_ms;
+        }
+        if (run->aggregate != NULL && run->now_ms - last_take >= RUN_FLUSH_MS) {
+            take(run, FALSE);
+            last_take = run->now_ms;
+        }
+        feed(run, dispatch, pool, &pool->packets[next], &exporter);
+        sent += pool->packets[next].records;
+        next = next + 1 == pool->config.packets ? 0 : next + 1;
+    }
+    if (run->aggregate != NULL)
+        take(run, TRUE);
+}
+
+static gboolean
+run_pass(const PsAggregateRunOptions *options, gboolean aggregate, Pass *pass, GError **error)
+{
+    PsPacketPoolConfig config;
+    PsAggregateConfig aggregate_config;
+    g_autoptr(PsPacketPool) pool = NULL;
+    g_autoptr(PsDispatch) dispatch = NULL;
+    g_autoptr(PsAggregate) aggregator = NULL;
+    Run run = {0};
+    gdouble start;
+
+    ps_packet_pool_defaults(&config, options->version);
+    config.records_per_packet = options->records;
+    config.packets = options->pool;
+    pool = ps_packet_pool_new(&config, RUN_START_MS, error);
+    if (pool == NULL)
+        return FALSE;
+    ps_packet_pool_set_live(pool);
+    dispatch = ps_dispatch_new(on_flow, &run, error);
+    if (dispatch == NULL)
+        return FALSE;
+    if (aggregate) {
+        ps_aggregate_config_init(&aggregate_config);
+        aggregator = ps_aggregate_new(&aggregate_config);
+        run.aggregate = aggregator;
+        if (options->digest)
+            run.digest = g_checksum_new(G_CHECKSUM_SHA256);
+    }
+    start = cpu_seconds();
+    feed_all(&run, dispatch, pool, options);
+    pass->cpu_seconds = cpu_seconds() - start;
+    pass->records = run.records;
+    if (run.digest != NULL) {
+        const PsAggregateStats *stats = ps_aggregate_stats(aggregator);
+        g_checksum_update(run.digest, (const guint8 *)stats, sizeof(*stats));
+        pass->digest = g_strdup(g_checksum_get_string(run.digest));
+        g_checksum_free(run.digest);
+    }
+    return TRUE;
+}
+
+gboolean
+ps_aggregate_run(const PsAggregateRunOptions *options, gboolean json, GError **error)
+{
+    Pass decode = {0}, full = {0};
+    gdouble decode_ns, full_ns;
+
+    if (!run_pass(options, FALSE, &decode, error) || !run_pass(options, TRUE, &full, error))
+        return FALSE;
+    decode_ns = decode.cpu_seconds * 1e9 / MAX(decode.records, 1);
+    full_ns = full.cpu_seconds * 1e9 / MAX(full.records, 1);
+    if (json)
+        printf("{\"version\":\"%s\",\"records\":%" G_GUINT64_FORMAT
+               ",\"decode_ns_per_record\":%.1f,\"aggregate_ns_per_record\":%.1f"
+               ",\"with_aggregation_ns_per_record\":%.1f,\"keep\":%.3f,\"digest\":\"%s\"}\n",
+               ps_packet_pool_version_name(options->version), full.records, decode_ns,
+               full_ns - decode_ns, full_ns, decode_ns / full_ns,
+               full.digest != NULL ? full.digest : "");
+    else
+        printf("%-6s records %" G_GUINT64_FORMAT ": decode %.1f ns, decode+aggregate %.1f ns, "
+               "aggregate %.1f ns per record, keep %.0f%%%s%s\n",
+               ps_packet_pool_version_name(options->version), full.records, decode_ns, full_ns,
+               full_ns - decode_ns, 100 * decode_ns / full_ns,
+               full.digest != NULL ? ", digest " : "", full.digest != NULL ? full.digest : "");
+    g_free(full.digest);
+    return TRUE;
+}
