@@ -52,8 +52,18 @@ typedef struct {
     double volume_min[PS_N_DETECT_METRICS]; /* sources 10, syn 20, dests 10, flows 50 */
     guint open_hits;                        /* 3 ... */
     guint open_window;                      /* ... of the last 5 buckets */
-    guint watched_open_hits;                /* 2 ...; 0: watched ports open like the others */
+    guint watched_open_hits;                /* 0: off; else watched ports also open on this
+                                             * many hits ... */
     guint watched_open_window;              /* ... of the last 2 buckets, on watched ports */
+    double watched_sum_z;                   /* 5.5 (0: off): watched ports also open when the
+                                             * port evidence of the last 2 or 3 buckets sums
+                                             * to this times sqrt(buckets) ... */
+    double watched_sum_each_z;              /* ... every one of them at least 2.5 ... */
+    double watched_sum_ratio;               /* ... and a ratio of 2 to its baseline */
+    double watched_sum_cap;                 /* 6: one bucket counts at most this much */
+    guint gap_settle;                       /* 15: buckets after a missing one during which
+                                             * only a jump opens (exporters flush their caches
+                                             * after a collector outage) */
     guint recent_scale;                     /* 1: z divides by the recent residual spread
                                              * (ps_level_spread) once the level is known;
                                              * 0: by the candidates' spread */
@@ -79,6 +89,7 @@ typedef struct {
 } PsDetectConfig;
 
 #define PS_DETECT_EXCLUSIONS 4
+#define PS_DETECT_EVIDENCE   3 /* buckets a summed score looks back over */
 
 /* Everything known about one series between buckets. Small, and kept in Redis by state.c. */
 typedef struct {
@@ -89,6 +100,10 @@ typedef struct {
     gint64 last_event_at; /* bucket of the last message sent (for reminders) */
     gint64 resolved_at;
     guint32 hits; /* bit i: bucket t-i was a hit */
+    /* port evidence and its ratio of bucket t-i, for the watched ports' summed score */
+    double evidence[PS_DETECT_EVIDENCE];
+    double evidence_ratio[PS_DETECT_EVIDENCE];
+    guint since_gap; /* buckets since the last missing one (saturates) */
     double cusum;
     guint quiet;
     guint buckets; /* buckets of the open incident */
@@ -121,6 +136,11 @@ typedef struct {
     gboolean quiet;
     gboolean jump;
     double z; /* the driving score: sources, or the weaker of syn and dests */
+    /* the port rule as a number: z of its strongest route whose volume and excess guards
+     * pass (sources when scan-shaped, or the weaker of syn and dests), and that route's
+     * ratio; 0 and 1 when none passes or the baseline is young */
+    double evidence;
+    double evidence_ratio;
     double ratio;
     double syn_share;
     gboolean scan_shaped;

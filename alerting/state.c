@@ -5,7 +5,7 @@
 #include "event.h"
 #include "state.h"
 
-#define STATE_VERSION 1
+#define STATE_VERSION 2 /* 2: evidence ring and since_gap */
 
 /* The detector state as stored: the struct without its level ring (rebuilt at start-up from
  * recent buckets), behind a version byte. */
