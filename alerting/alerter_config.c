@@ -106,7 +106,8 @@ static const PsConffileKey alerter_keys[] = {
      check_number},
     {"watched_sum_z", PS_CONFFILE_STRING, A(watched_sum_z), NULL, 0, 0, LIVE, NULL, "Z",
      "Watched ports also open when 2-3 buckets in a row score this much together (0: never; "
-     "unset: the detector's)", NULL, check_number},
+     "unset: the detector's)",
+     NULL, check_number},
     {"cooldown", PS_CONFFILE_INT, A(cooldown), "1800", 0, 86400 * 7, LIVE, NULL, "S",
      "After a resolution, a new surge within this many seconds reopens the same incident", NULL,
      NULL},
