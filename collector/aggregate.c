@@ -8,12 +8,12 @@
 #include "bucket.h"
 #include "portproto.h"
 
-#define OTHER_KEY       0xffffffffu
-#define TCP_SYN         0x02
-#define TCP_ACK         0x10
-#define INDEX_MIN       1024
-#define PAIRS_MIN       4096
-#define GOLDEN32        0x9e3779b1u
+#define OTHER_KEY 0xffffffffu
+#define TCP_SYN   0x02
+#define TCP_ACK   0x10
+#define INDEX_MIN 1024
+#define PAIRS_MIN 4096
+#define GOLDEN32  0x9e3779b1u
 
 /* What every flow touches comes first (key to the counters' syn field: 64 bytes), so a flow
  * usually costs one cache line of its series. */
@@ -52,22 +52,23 @@ typedef struct {
 
 typedef struct {
     gint64 start;
-    GArray *series;  /* Series */
-    Slot *index;     /* open addressing */
+    GArray *series; /* Series */
+    Slot *index;    /* open addressing */
     guint index_mask;
     Pair *pairs;
     guint pairs_mask;
     guint n_pairs;
-    GArray *addresses;      /* PsAddress of each pair */
-    GArray *pair_series;    /* guint32 series index of each pair */
+    GArray *addresses;   /* PsAddress of each pair */
+    GArray *pair_series; /* guint32 series index of each pair */
 } Bucket;
 
 struct PsAggregate {
     PsAggregateConfig config;
     guint8 service_port_bits[65536 / 8];
     PsNetwork *home_networks;
-    GPtrArray *buckets;     /* Bucket, open ones; a handful at a time */
-    gint64 closed_through;  /* start of the newest closed bucket */
+    GPtrArray *buckets;    /* Bucket, open ones; a handful at a time */
+    gint64 closed_through; /* start of the newest closed bucket */
+    guint pairs_hint;      /* pair table size the last closed bucket reached */
     PsAggregateStats stats;
 };
 
@@ -309,11 +310,15 @@ find_series(PsAggregate *aggregate, Bucket *bucket, guint32 key)
     return bucket->series->len - 1;
 }
 
+/* A new bucket's table starts as large as the last closed one's became: traffic is much the
+ * same from one minute to the next, and doubling up to it from PAIRS_MIN would rehash half a
+ * million pairs on the receive thread in the first seconds of every minute (at 100,000 sources
+ * the last doublings took tens of milliseconds: datagrams waiting, at high rates lost). */
 static void
-grow_pairs(Bucket *bucket)
+grow_pairs(Bucket *bucket, guint first_capacity)
 {
     guint old_capacity = bucket->pairs == NULL ? 0 : bucket->pairs_mask + 1;
-    guint capacity = old_capacity == 0 ? PAIRS_MIN : old_capacity * 2;
+    guint capacity = old_capacity == 0 ? MAX(PAIRS_MIN, first_capacity) : old_capacity * 2;
     Pair *old = bucket->pairs;
 
     bucket->pairs = g_new0(Pair, capacity);
@@ -347,10 +352,9 @@ note_pair(PsAggregate *aggregate, Bucket *bucket, guint32 series, guint64 finger
 {
     guint slot;
 
-    if (bucket->pairs == NULL ||
-        (bucket->n_pairs * 2 >= bucket->pairs_mask + 1 &&
-         bucket->n_pairs < aggregate->config.max_sources))
-        grow_pairs(bucket);
+    if (bucket->pairs == NULL || (bucket->n_pairs * 2 >= bucket->pairs_mask + 1 &&
+                                  bucket->n_pairs < aggregate->config.max_sources))
+        grow_pairs(bucket, aggregate->pairs_hint);
     slot = fingerprint & bucket->pairs_mask;
     while (bucket->pairs[slot].fingerprint != 0) {
         if (bucket->pairs[slot].fingerprint == fingerprint) {
@@ -456,8 +460,7 @@ typedef struct {
 } Prepared;
 
 static void
-prepare(PsAggregate *aggregate, const PsFlow *flow, gint64 now_ms, Prepared *p,
-        gboolean *skewed)
+prepare(PsAggregate *aggregate, const PsFlow *flow, gint64 now_ms, Prepared *p, gboolean *skewed)
 {
     guint64 by_arrival = aggregate->stats.by_arrival_time;
     gint64 start = bucket_start_for(aggregate, flow, now_ms);
@@ -476,8 +479,8 @@ prepare(PsAggregate *aggregate, const PsFlow *flow, gint64 now_ms, Prepared *p,
     /* the index slot and the pair slot are usually cache misses: ask for them early */
     __builtin_prefetch(&p->bucket->index[key_slot(p->key, p->bucket->index_mask)]);
     if (p->bucket->pairs != NULL)
-        __builtin_prefetch(&p->bucket->pairs[pair_fingerprint(p->key, p->src_hash) &
-                                             p->bucket->pairs_mask]);
+        __builtin_prefetch(
+            &p->bucket->pairs[pair_fingerprint(p->key, p->src_hash) & p->bucket->pairs_mask]);
 }
 
 static void
@@ -555,31 +558,95 @@ compare_top(gconstpointer a, gconstpointer b)
     return memcmp(&x->source, &y->source, sizeof(PsAddress)); /* stable across runs */
 }
 
+/* top_sources() keeps each series' k best sources so far in a heap whose root is the worst of
+ * them (the greatest by compare_top), so a closing bucket costs one pass over its pairs and
+ * no list of every source: sorting half a million sources per bucket on the receive thread
+ * took ~100 ms, long enough to lose datagrams at a few million records a second. */
+static void
+heap_swap(PsTopSource *heap, guint a, guint b)
+{
+    PsTopSource swap = heap[a];
+
+    heap[a] = heap[b];
+    heap[b] = swap;
+}
+
+static void
+heap_sift_down(PsTopSource *heap, guint n, guint i)
+{
+    for (;;) {
+        guint worst = i, left = 2 * i + 1, right = left + 1;
+        if (left < n && compare_top(&heap[left], &heap[worst]) > 0)
+            worst = left;
+        if (right < n && compare_top(&heap[right], &heap[worst]) > 0)
+            worst = right;
+        if (worst == i)
+            return;
+        heap_swap(heap, i, worst);
+        i = worst;
+    }
+}
+
+static void
+offer_top(GArray *top, guint k, const PsTopSource *candidate)
+{
+    PsTopSource *heap = (PsTopSource *)top->data;
+
+    if (top->len < k) {
+        guint i = top->len;
+        g_array_append_val(top, *candidate);
+        heap = (PsTopSource *)top->data;
+        while (i > 0 && compare_top(&heap[i], &heap[(i - 1) / 2]) > 0) {
+            heap_swap(heap, i, (i - 1) / 2);
+            i = (i - 1) / 2;
+        }
+    } else if (k > 0 && compare_top(candidate, &heap[0]) < 0) {
+        heap[0] = *candidate;
+        heap_sift_down(heap, top->len, 0);
+    }
+}
+
+/* The pair table is read in slot order, its addresses and series were appended in arrival
+ * order: without asking early every pair costs two misses in a row. */
+#define TOP_PREFETCH_AHEAD 16
+
+static void
+prefetch_pair_source(const Bucket *bucket, guint slot)
+{
+    const Pair *pair;
+
+    if (slot > bucket->pairs_mask)
+        return;
+    pair = &bucket->pairs[slot];
+    if (pair->fingerprint == 0)
+        return;
+    __builtin_prefetch(&g_array_index(bucket->addresses, PsAddress, pair->address));
+    __builtin_prefetch(&g_array_index(bucket->pair_series, guint32, pair->address));
+}
+
 /* Top K sources of every series of a closing bucket, from its pair table. */
 static GPtrArray *
 top_sources(const PsAggregate *aggregate, const Bucket *bucket)
 {
     GPtrArray *tops = g_ptr_array_new_with_free_func((GDestroyNotify)g_array_unref);
+    guint k = aggregate->config.top_k;
 
     for (guint i = 0; i < bucket->series->len; i++)
-        g_ptr_array_add(tops, g_array_new(FALSE, FALSE, sizeof(PsTopSource)));
+        g_ptr_array_add(tops, g_array_sized_new(FALSE, FALSE, sizeof(PsTopSource), MIN(k, 16)));
     for (guint i = 0; bucket->pairs != NULL && i <= bucket->pairs_mask; i++) {
         const Pair *pair = &bucket->pairs[i];
         PsTopSource top;
+        prefetch_pair_source(bucket, i + TOP_PREFETCH_AHEAD);
         if (pair->fingerprint == 0)
             continue;
         top.source = g_array_index(bucket->addresses, PsAddress, pair->address);
         top.flows = pair->flows;
-        g_array_append_val(g_ptr_array_index(tops, g_array_index(bucket->pair_series, guint32,
-                                                                 pair->address)),
-                           top);
+        offer_top(
+            g_ptr_array_index(tops, g_array_index(bucket->pair_series, guint32, pair->address)), k,
+            &top);
     }
-    for (guint i = 0; i < tops->len; i++) {
-        GArray *top = g_ptr_array_index(tops, i);
-        g_array_sort(top, compare_top);
-        if (top->len > aggregate->config.top_k)
-            g_array_set_size(top, aggregate->config.top_k);
-    }
+    for (guint i = 0; i < tops->len; i++)
+        g_array_sort(g_ptr_array_index(tops, i), compare_top);
     return tops;
 }
 
@@ -640,6 +707,8 @@ ps_aggregate_take(PsAggregate *aggregate, gint64 now_ms, gboolean close_all)
         g_ptr_array_add(deltas, take_bucket(aggregate, bucket, closing));
         if (closing) {
             aggregate->closed_through = MAX(aggregate->closed_through, bucket->start);
+            if (bucket->start >= aggregate->closed_through && bucket->pairs != NULL)
+                aggregate->pairs_hint = bucket->pairs_mask + 1;
             g_ptr_array_remove_index(aggregate->buckets, i); /* frees the bucket */
         } else {
             i++;

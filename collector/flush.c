@@ -1,13 +1,18 @@
 #include "config.h"
 
+#include <errno.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "bucket.h"
 #include "bucket_write.h"
 #include "flush.h"
 #include "keys.h"
 
-#define POLL_MS 100
+#define POLL_MS    100
+#define FLUSH_NICE 10 /* see flush_thread() */
 
 struct PsFlush {
     PsFlushConfig config;
@@ -21,8 +26,8 @@ struct PsFlush {
     GMutex lock; /* guards stats and the pending count seen by drain */
     GCond drained;
     PsFlushStats stats;
-    GQueue pending;        /* PsFlushBatch, oldest first; thread only */
-    redisContext *redis;   /* thread only */
+    GQueue pending;      /* PsFlushBatch, oldest first; thread only */
+    redisContext *redis; /* thread only */
     gint64 next_attempt_us;
     guint backoff_ms;
     gint64 started_s;
@@ -77,16 +82,15 @@ ps_flush_batch_free(PsFlushBatch *batch)
 
 /* Reads a pipeline's replies; every command sent counts in the stats. */
 static gboolean
-finish(PsFlush *flush, PsRedisPipeline *pipeline, PsRedisReplyFn fn, gpointer data,
-       GError **error)
+finish(PsFlush *flush, PsRedisPipeline *pipeline, PsRedisReplyFn fn, gpointer data, GError **error)
 {
     flush->stats.commands += pipeline->pending;
     return ps_redis_pipeline_finish(pipeline, fn, data, error);
 }
 
 static void
-increment(PsRedisPipeline *pipeline, const char *key, const char *series,
-          const char *metric, guint64 value)
+increment(PsRedisPipeline *pipeline, const char *key, const char *series, const char *metric,
+          guint64 value)
 {
     g_autofree gchar *field = NULL;
     char number[24];
@@ -112,10 +116,10 @@ expire(PsRedisPipeline *pipeline, const char *key, guint ttl_s)
 static void
 write_quality(PsRedisPipeline *pipeline, PsFlush *flush, const PsFlushBatch *batch)
 {
-    g_autofree gchar *key = batch->quality_step > 0
-                                ? ps_key_bucket(flush->prefix, batch->quality_step,
-                                                batch->quality_bucket)
-                                : NULL;
+    g_autofree gchar *key =
+        batch->quality_step > 0
+            ? ps_key_bucket(flush->prefix, batch->quality_step, batch->quality_bucket)
+            : NULL;
 
     if (key != NULL && batch->quality_lost + batch->quality_unknown + batch->quality_errors > 0) {
         increment(pipeline, key, PS_QUALITY_SERIES, "lost", batch->quality_lost);
@@ -168,16 +172,16 @@ write_health(PsRedisPipeline *pipeline, PsFlush *flush, const PsFlushBatch *batc
         g_snprintf(skewed, sizeof(skewed), "%" G_GUINT64_FORMAT, e->clock_skewed);
         g_snprintf(sampling, sizeof(sampling), "%u", e->sampling);
         ps_redis_pipeline_command(pipeline, "HSET", key, "last_seen", seen, "packets", packets,
-                "records", records, "errors", errors, "unknown_templates", unknown,
-                "sequence_gaps", gaps, "sequence_lost", lost, NULL);
+                                  "records", records, "errors", errors, "unknown_templates",
+                                  unknown, "sequence_gaps", gaps, "sequence_lost", lost, NULL);
         ps_redis_pipeline_command(pipeline, "HSET", key, "clock_skewed", skewed, "sampling",
-                sampling, "collector", flush->collector_id, NULL);
+                                  sampling, "collector", flush->collector_id, NULL);
     }
     g_snprintf(now, sizeof(now), "%" G_GINT64_FORMAT, g_get_real_time() / G_USEC_PER_SEC);
     g_snprintf(started, sizeof(started), "%" G_GINT64_FORMAT, flush->started_s);
     g_snprintf(closed, sizeof(closed), "%" G_GINT64_FORMAT, flush->stats.last_closed_bucket);
     ps_redis_pipeline_command(pipeline, "HSET", collector, "version", PS_VERSION, "started",
-            started, "last_flush", now, "last_closed_bucket", closed, NULL);
+                              started, "last_flush", now, "last_closed_bucket", closed, NULL);
     expire(pipeline, collector, 86400);
     ps_redis_pipeline_command(pipeline, "SET", schema, PS_SCHEMA_VERSION, NULL);
 }
@@ -185,7 +189,7 @@ write_health(PsRedisPipeline *pipeline, PsFlush *flush, const PsFlushBatch *batc
 /* ---- closing buckets: distinct counts, top sources, the closed marker ---- */
 
 typedef struct {
-    GArray *counts;    /* guint64 per PFCOUNT */
+    GArray *counts; /* guint64 per PFCOUNT */
 } Counts;
 
 static void
@@ -202,11 +206,11 @@ static void
 write_top(PsRedisPipeline *pipeline, PsFlush *flush, const PsBucketDelta *delta,
           const PsSeriesDelta *series)
 {
-    g_autofree gchar *key = ps_key_bucket_series(flush->prefix, delta->step, delta->start, "top",
-                                                 series->name);
-    g_autofree gchar *hour_key = ps_key_bucket_series(
-        flush->prefix, PS_BUCKET_HOUR, ps_bucket_start(delta->start, PS_BUCKET_HOUR), "top",
-        series->name);
+    g_autofree gchar *key =
+        ps_key_bucket_series(flush->prefix, delta->step, delta->start, "top", series->name);
+    g_autofree gchar *hour_key =
+        ps_key_bucket_series(flush->prefix, PS_BUCKET_HOUR,
+                             ps_bucket_start(delta->start, PS_BUCKET_HOUR), "top", series->name);
 
     for (guint k = 0; series->top != NULL && k < series->top->len; k++) {
         const PsTopSource *top = &g_array_index(series->top, PsTopSource, k);
@@ -223,8 +227,7 @@ write_top(PsRedisPipeline *pipeline, PsFlush *flush, const PsBucketDelta *delta,
 
 /* Reads PFCOUNT of every series of a closed bucket and writes it as <series>:nsrc/:ndst. */
 static gboolean
-write_distinct_counts(PsFlush *flush, guint step, gint64 start, GPtrArray *names,
-                      GError **error)
+write_distinct_counts(PsFlush *flush, guint step, gint64 start, GPtrArray *names, GError **error)
 {
     PsRedisPipeline pipeline;
     Counts counts = {.counts = g_array_new(FALSE, FALSE, sizeof(guint64))};
@@ -234,9 +237,8 @@ write_distinct_counts(PsFlush *flush, guint step, gint64 start, GPtrArray *names
     ps_redis_pipeline_init(&pipeline, flush->redis);
     for (guint i = 0; i < names->len; i++) {
         for (guint kind = 0; kind < 2; kind++) {
-            g_autofree gchar *key = ps_key_bucket_series(flush->prefix, step, start,
-                                                         kind == 0 ? "src" : "dst",
-                                                         g_ptr_array_index(names, i));
+            g_autofree gchar *key = ps_key_bucket_series(
+                flush->prefix, step, start, kind == 0 ? "src" : "dst", g_ptr_array_index(names, i));
             ps_redis_pipeline_command(&pipeline, "PFCOUNT", key, NULL);
         }
     }
@@ -250,7 +252,8 @@ write_distinct_counts(PsFlush *flush, guint step, gint64 start, GPtrArray *names
                    g_array_index(counts.counts, guint64, 2 * i));
         g_snprintf(dst_count, sizeof(dst_count), "%" G_GUINT64_FORMAT,
                    g_array_index(counts.counts, guint64, 2 * i + 1));
-        ps_redis_pipeline_command(&pipeline, "HSET", bucket, nsrc, src_count, ndst, dst_count, NULL);
+        ps_redis_pipeline_command(&pipeline, "HSET", bucket, nsrc, src_count, ndst, dst_count,
+                                  NULL);
     }
     g_array_unref(counts.counts);
     if (ok)
@@ -317,7 +320,7 @@ close_bucket(PsFlush *flush, const PsBucketDelta *delta, GError **error)
         ps_redis_pipeline_init(&pipeline, flush->redis);
         ps_redis_pipeline_command(&pipeline, "ZADD", hour_closed, hour_start, hour_start, NULL);
         ps_redis_pipeline_command(&pipeline, "ZREMRANGEBYSCORE", hour_closed, "-inf", hour_oldest,
-                NULL);
+                                  NULL);
         ok = ok && finish(flush, &pipeline, NULL, NULL, error);
         ps_redis_pipeline_clear(&pipeline);
     }
@@ -428,7 +431,8 @@ connection_failed(PsFlush *flush, const GError *error)
     /* exponential backoff with jitter, so several collectors do not retry in step */
     flush->backoff_ms = MIN(MAX(flush->backoff_ms * 2, 100u), flush->config.backoff_max_ms);
     flush->next_attempt_us =
-        g_get_monotonic_time() + (flush->backoff_ms / 2 + g_random_int_range(0, flush->backoff_ms / 2 + 1)) * 1000LL;
+        g_get_monotonic_time() +
+        (flush->backoff_ms / 2 + g_random_int_range(0, flush->backoff_ms / 2 + 1)) * 1000LL;
     g_mutex_lock(&flush->lock);
     if (flush->stats.connected || flush->stats.failures == 0)
         g_warning("Redis %s: %s; holding flushes in memory and retrying", where, error->message);
@@ -478,6 +482,12 @@ flush_thread(gpointer data)
 {
     PsFlush *flush = data;
 
+    /* Where the flush shares a CPU with the receive thread, a burst of Redis writes must not
+     * keep datagrams waiting in the socket: the receive thread goes first, the flush takes
+     * what is left (its queue is bounded, and what it has to drop is counted). Linux nices
+     * threads one by one. */
+    if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), FLUSH_NICE) != 0)
+        g_debug("flush thread: setpriority: %s", g_strerror(errno));
     while (!g_atomic_int_get(&flush->stopping) || g_async_queue_length(flush->queue) > 0) {
         take_queued(flush, POLL_MS);
         write_pending(flush);

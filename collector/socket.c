@@ -15,6 +15,7 @@ struct PsSocket {
     int fd;
     guint16 port;
     guint32 kernel_drops; /* SO_RXQ_OVFL: cumulative, as the kernel reports it */
+    gsize rcvbuf;         /* receive buffer granted */
     struct mmsghdr messages[PS_SOCKET_BATCH];
     struct iovec iov[PS_SOCKET_BATCH];
     struct sockaddr_storage senders[PS_SOCKET_BATCH];
@@ -68,7 +69,8 @@ to_sockaddr(const PsAddress *address, guint16 port, struct sockaddr_storage *sto
     return sizeof(*in6);
 }
 
-static void
+/* Returns the buffer granted, in bytes of datagrams (half what the kernel reports). */
+static gsize
 set_receive_buffer(int fd, gsize rcvbuf, const char *name)
 {
     int wanted = (int)MIN(rcvbuf, (gsize)G_MAXINT / 2);
@@ -84,6 +86,7 @@ set_receive_buffer(int fd, gsize rcvbuf, const char *name)
         g_warning("%s: receive buffer is %d bytes, %d asked for: bursts may be lost; raise "
                   "net.core.rmem_max",
                   name, granted / 2, wanted);
+    return (gsize)granted / 2;
 }
 
 PsSocket *
@@ -116,7 +119,7 @@ ps_socket_open(const PsAddress *address, guint16 port, gsize rcvbuf, GError **er
         port = ntohs(((struct sockaddr_in *)&storage)->sin_port); /* same offset for v6 */
     }
     self->port = port;
-    set_receive_buffer(self->fd, rcvbuf, name);
+    self->rcvbuf = set_receive_buffer(self->fd, rcvbuf, name);
     self->buffers = g_malloc((gsize)PS_SOCKET_BATCH * PS_SOCKET_DATAGRAM_MAX);
     return g_steal_pointer(&self);
 }
@@ -136,6 +139,12 @@ int
 ps_socket_fd(const PsSocket *self)
 {
     return self->fd;
+}
+
+gsize
+ps_socket_rcvbuf(const PsSocket *self)
+{
+    return self->rcvbuf;
 }
 
 guint16

@@ -24,6 +24,8 @@ PsSocket *ps_socket_open(const PsAddress *address, guint16 port, gsize rcvbuf, G
 void ps_socket_close(PsSocket *socket);
 int ps_socket_fd(const PsSocket *socket);
 guint16 ps_socket_port(const PsSocket *socket);
+/* The receive buffer the kernel granted, in bytes. */
+gsize ps_socket_rcvbuf(const PsSocket *socket);
 
 /* Reads every datagram waiting (up to max_batches batches); returns how many it read. */
 guint ps_socket_drain(PsSocket *socket, PsDatagramFn fn, gpointer user_data, guint max_batches);
