@@ -590,12 +590,12 @@ heap_sift_down(PsTopSource *heap, guint n, guint i)
 static void
 offer_top(GArray *top, guint k, const PsTopSource *candidate)
 {
-    PsTopSource *heap = (PsTopSource *)top->data;
+    PsTopSource *heap = &g_array_index(top, PsTopSource, 0);
 
     if (top->len < k) {
         guint i = top->len;
         g_array_append_val(top, *candidate);
-        heap = (PsTopSource *)top->data;
+        heap = &g_array_index(top, PsTopSource, 0);
         while (i > 0 && compare_top(&heap[i], &heap[(i - 1) / 2]) > 0) {
             heap_swap(heap, i, (i - 1) / 2);
             i = (i - 1) / 2;
