@@ -6,6 +6,7 @@
 
 #include "aggregate.h"
 #include "aggregate_run.h"
+#include "cpu_time.h"
 #include "dispatch.h"
 #include "packet_pool.h"
 
@@ -28,15 +29,6 @@ typedef struct {
     gdouble cpu_seconds;
     gchar *digest;
 } Pass;
-
-static gdouble
-cpu_seconds(void)
-{
-    struct timespec now;
-
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now);
-    return now.tv_sec + now.tv_nsec / 1e9;
-}
 
 /* store.c's add_pending(), minus the exporters' clock-skew counters (no skew here) */
 static void
@@ -185,9 +177,9 @@ run_pass(const PsAggregateRunOptions *options, gboolean aggregate, Pass *pass, G
         if (options->digest)
             run.digest = g_checksum_new(G_CHECKSUM_SHA256);
     }
-    start = cpu_seconds();
+    start = ps_bench_cpu_seconds();
     feed_all(&run, dispatch, pool, options);
-    pass->cpu_seconds = cpu_seconds() - start;
+    pass->cpu_seconds = ps_bench_cpu_seconds() - start;
     pass->records = run.records;
     if (run.digest != NULL) {
         const PsAggregateStats *stats = ps_aggregate_stats(aggregator);

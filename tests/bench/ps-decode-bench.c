@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "aggregate_run.h"
+#include "cpu_time.h"
 #include "dispatch.h"
 #include "packet_pool.h"
 
@@ -44,15 +45,6 @@ count_flow(const PsFlow *flow, gpointer user_data)
 
     (void)flow;
     (*records)++;
-}
-
-static gdouble
-cpu_seconds(void)
-{
-    struct timespec now;
-
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now);
-    return now.tv_sec + now.tv_nsec / 1e9;
 }
 
 static guint64
@@ -101,7 +93,7 @@ run_version(guint version, const DecodeOptions *options, DecodeResult *result, G
         return FALSE;
     ps_address_parse("127.0.0.1", &exporter);
     result->version = version;
-    start = cpu_seconds();
+    start = ps_bench_cpu_seconds();
     do {
         for (guint i = 0; i < DECODE_CHECK_EVERY; i++) {
             if (pool->template_packet.len > 0 && result->packets % DECODE_TEMPLATE_EVERY == 0)
@@ -111,7 +103,7 @@ run_version(guint version, const DecodeOptions *options, DecodeResult *result, G
             result->packets++;
             next = next + 1 == pool->config.packets ? 0 : next + 1;
         }
-        result->cpu_seconds = cpu_seconds() - start;
+        result->cpu_seconds = ps_bench_cpu_seconds() - start;
     } while (result->cpu_seconds < options->seconds);
     result->decode_errors = decode_errors(dispatch);
     return TRUE;
