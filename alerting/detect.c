@@ -108,6 +108,14 @@ recent_scale_of(const PsDetectConfig *config, const PsSeriesState *state, PsMetr
                            config->level_min_buckets);
 }
 
+/* Whether a metric's volume and excess guards pass (its score and ratio are not looked at). */
+static gboolean
+metric_counts(const PsDetectConfig *config, const PsEvaluation *evaluation, PsMetric metric)
+{
+    return evaluation->score[metric].excess >= config->excess_min[metric] &&
+           evaluation->sample.value[metric] >= config->volume_min[metric];
+}
+
 /* Score, ratio, excess and volume of one metric past their thresholds; z_min and ratio_min
  * give way to the stricter young ones while the baseline is young. */
 static gboolean
@@ -119,8 +127,7 @@ metric_hit(const PsDetectConfig *config, const PsEvaluation *evaluation, PsMetri
 
     return score->z >= (young ? MAX(z_min, config->young_z_min) : z_min) &&
            score->ratio >= (young ? MAX(ratio_min, config->young_ratio_min) : ratio_min) &&
-           score->excess >= config->excess_min[metric] &&
-           evaluation->sample.value[metric] >= config->volume_min[metric];
+           metric_counts(config, evaluation, metric);
 }
 
 /* The port rule: distinct sources in a scan-shaped bucket, or SYN-only flows and distinct
@@ -133,14 +140,6 @@ port_rule(const PsDetectConfig *config, const PsEvaluation *evaluation, double z
             evaluation->scan_shaped) ||
            (metric_hit(config, evaluation, PS_METRIC_SYN, z_min, ratio_min) &&
             metric_hit(config, evaluation, PS_METRIC_DESTS, z_min, ratio_min));
-}
-
-/* Whether a metric's volume and excess guards pass (its score and ratio are not looked at). */
-static gboolean
-metric_counts(const PsDetectConfig *config, const PsEvaluation *evaluation, PsMetric metric)
-{
-    return evaluation->score[metric].excess >= config->excess_min[metric] &&
-           evaluation->sample.value[metric] >= config->volume_min[metric];
 }
 
 /* The port rule as a number rather than a yes or no, so that several buckets of modest
