@@ -6,6 +6,7 @@
 #include "detect.h"
 
 #define LEVEL_RISE_MAX 1.5 /* default of level_rise_max: see feed_level() */
+#define LEVEL_HIT_MAX  1.0 /* default of level_hit_max: see teach_level() */
 
 void
 ps_detect_config_init(PsDetectConfig *config)
@@ -35,6 +36,7 @@ ps_detect_config_init(PsDetectConfig *config)
     config->gap_settle = 15;
     config->recent_scale = 1;
     config->level_rise_max = LEVEL_RISE_MAX;
+    config->level_hit_max = LEVEL_HIT_MAX;
     config->jump_z = 8;
     config->jump_ratio = 10;
     config->cusum_cap = 6;
@@ -91,8 +93,8 @@ ps_detect_mark_history(const PsSeriesState *state, PsHistory *history, gint64 t,
     }
 }
 
-/* Level factor of a metric: median recent x / baseline-median, frozen while an incident is
- * open (the ring is not fed then), so a surge does not raise its own baseline. */
+/* Level factor of a metric: median recent x / baseline-median. A surge does not raise its
+ * own baseline: hits and incident buckets teach it no higher than normal (teach_level). */
 static double
 level_of(const PsDetectConfig *config, const PsSeriesState *state, PsMetric metric)
 {
@@ -450,10 +452,30 @@ step_open(const PsDetectConfig *config, PsSeriesState *state, const PsEvaluation
     return PS_EVENT_NONE;
 }
 
+/* Which buckets teach the level, and how much. Normal ones at most level_rise_max times the
+ * level in use. Hits and the buckets of an open incident at most level_hit_max (1) times the
+ * level or normal, whichever is higher: they bring a level learned low (a holiday, exporters
+ * down) back to normal, but never lift a baseline above normal, so a surge still cannot teach
+ * itself. When they taught nothing, ordinary traffic after a holiday met a level learned on
+ * the holiday, looked like a 2x surge and kept its incident open for days. Missing buckets and
+ * the inflated ones after a gap teach nothing. */
+static void
+teach_level(const PsDetectConfig *config, PsSeriesState *state, const PsEvaluation *evaluation,
+            gboolean above_normal)
+{
+    if ((evaluation->sample.flags & PS_SAMPLE_MISSING) || state->since_gap <= config->gap_settle)
+        return;
+    if (!above_normal)
+        feed_level(state, evaluation, config->level_rise_max);
+    else if (config->level_hit_max > 0)
+        feed_level(state, evaluation, config->level_hit_max);
+}
+
 PsEventKind
 ps_detect_step(const PsDetectConfig *config, PsSeriesState *state, const PsEvaluation *evaluation,
                gint64 bucket, guint step, gboolean watched, PsAlertEvent *event)
 {
+    PsEventKind kind = PS_EVENT_NONE;
     PsOpenedBy by;
 
     (void)step;
@@ -462,25 +484,25 @@ ps_detect_step(const PsDetectConfig *config, PsSeriesState *state, const PsEvalu
     remember_evidence(state, evaluation);
     state->cusum =
         MAX(0, state->cusum + MIN(evaluation->z, config->cusum_cap) - config->cusum_slack);
-    if (state->phase == PS_PHASE_OPEN)
-        return step_open(config, state, evaluation, bucket, watched, event);
+    if (state->phase == PS_PHASE_OPEN) {
+        kind = step_open(config, state, evaluation, bucket, watched, event);
+        teach_level(config, state, evaluation, TRUE);
+        return kind;
+    }
     if (state->phase == PS_PHASE_COOLDOWN && bucket - state->resolved_at >= config->cooldown_s)
         state->phase = PS_PHASE_IDLE;
     by = opening(config, state, evaluation, watched);
     if (by != 0)
-        return open_incident(config, state, evaluation, by, bucket, watched, event);
-    /* only normal buckets teach: not hits, nor the inflated ones after a gap */
-    if (!is_hit(evaluation, watched) && !(evaluation->sample.flags & PS_SAMPLE_MISSING) &&
-        state->since_gap > config->gap_settle)
-        feed_level(state, evaluation, config->level_rise_max);
-    return PS_EVENT_NONE;
+        kind = open_incident(config, state, evaluation, by, bucket, watched, event);
+    teach_level(config, state, evaluation, by != 0 || is_hit(evaluation, watched));
+    return kind;
 }
 
 void
 ps_detect_learn_level(PsSeriesState *state, const PsEvaluation *evaluation)
 {
-    if (!evaluation->port_hit && !(evaluation->sample.flags & PS_SAMPLE_MISSING))
-        feed_level(state, evaluation, LEVEL_RISE_MAX); /* no config here: the default */
+    if (!(evaluation->sample.flags & PS_SAMPLE_MISSING))
+        feed_level(state, evaluation, evaluation->port_hit ? LEVEL_HIT_MAX : LEVEL_RISE_MAX);
 }
 
 const char *

@@ -83,6 +83,10 @@ typedef struct {
     double major_excess_sources;            /* 500 */
     double critical_ratio;                  /* 20 */
     guint level_min_buckets;                /* 15: level factor needs this many recent ratios */
+    double level_hit_max;                   /* 1: hits and the buckets of an open incident
+                                             * teach the level at most this times the level in
+                                             * use or normal, whichever is higher (0: they do
+                                             * not teach) */
     double level_rise_max;                  /* 1.5: a bucket teaches the level at most this
                                              * times the level in use (0: no limit) */
     gint64 exclusion_s;                     /* 86400: incident buckets kept out of baselines */

@@ -2,7 +2,8 @@
  * a watched port whose 3x surge scores about 3.3 a bucket (noise 0.29 on the log scale), too
  * little for the single-bucket threshold of 4, opens on the summed score of three buckets; not
  * in the buckets after a gap (a collector outage), and not on a long 1.7x excursion of a busy
- * port whose score is high but whose ratio is not. */
+ * port whose score is high but whose ratio is not; and an incident that opens because the
+ * level was learned low on a holiday resolves once the level is back to normal. */
 #include "config.h"
 
 #include <math.h>
@@ -148,6 +149,55 @@ test_busy_port_small_ratio(void)
     }
 }
 
+/* Buckets of factor x the baseline (small noise) until the incident resolves; 0 when not in
+ * limit. */
+static guint
+buckets_to_resolve(Series *s, double factor, guint limit)
+{
+    PsAlertEvent event;
+
+    for (guint i = 1; i <= limit; i++) {
+        double wobble = 1 + 0.2 * (noise[i % G_N_ELEMENTS(noise)] - 1);
+        if (series_step(s, factor * wobble, factor * wobble, FALSE, &event) == PS_EVENT_RESOLVE)
+            return i;
+    }
+    return 0;
+}
+
+/* A busy port at 0.45x for a holiday learns a level of 0.5; back at work it runs 1.2x its
+ * usual, 2.4x that level: an incident opens. Hits and incident buckets teach the level up to
+ * normal, so the incident resolves within an hour; when they taught nothing it stayed open. */
+static void
+holiday_then_busier(Series *s, double level_hit_max)
+{
+    PsAlertEvent event;
+    guint opened = 0;
+
+    series_init(s, 400);
+    s->config.level_hit_max = level_hit_max;
+    for (guint i = 0; i < 200; i++) {
+        double wobble = 1 + 0.2 * (noise[i % G_N_ELEMENTS(noise)] - 1);
+        g_assert_cmpint(series_step(s, 0.45 * wobble, 0.45 * wobble, FALSE, &event), ==,
+                        PS_EVENT_NONE);
+    }
+    for (guint i = 1; i <= 5 && opened == 0; i++) {
+        if (series_step(s, 1.2, 1.2, FALSE, &event) == PS_EVENT_OPEN)
+            opened = i;
+    }
+    g_assert_cmpuint(opened, >, 0);
+}
+
+static void
+test_holiday_recovery(void)
+{
+    Series s;
+
+    holiday_then_busier(&s, 1);
+    g_assert_cmpuint(buckets_to_resolve(&s, 1.2, 60), >, 0);
+    holiday_then_busier(&s, 0); /* the old rule */
+    g_assert_cmpuint(buckets_to_resolve(&s, 1.2, 300), ==, 0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -156,5 +206,6 @@ main(int argc, char **argv)
     g_test_add_func("/detect/without-summed-score", test_without_summed_score);
     g_test_add_func("/detect/settles-after-gap", test_settles_after_gap);
     g_test_add_func("/detect/busy-port-small-ratio", test_busy_port_small_ratio);
+    g_test_add_func("/detect/holiday-recovery", test_holiday_recovery);
     return g_test_run();
 }
