@@ -169,8 +169,8 @@ bucket_free(Bucket *bucket)
     g_array_unref(bucket->series);
     g_free(bucket->index);
     g_free(bucket->pairs);
-    g_array_unref(bucket->addresses);
-    g_array_unref(bucket->pair_series);
+    g_clear_pointer(&bucket->addresses, g_array_unref); /* NULL once handed to a delta */
+    g_clear_pointer(&bucket->pair_series, g_array_unref);
     g_free(bucket);
 }
 
@@ -606,48 +606,109 @@ offer_top(GArray *top, guint k, const PsTopSource *candidate)
     }
 }
 
+/* What a closing bucket's top K is ranked from: its pair table, taken from the bucket. */
+struct PsTopPending {
+    Pair *pairs;
+    guint pairs_mask;
+    GArray *addresses;   /* PsAddress of each pair */
+    GArray *pair_series; /* guint32 series index of each pair */
+    guint top_k;
+};
+
+static PsTopPending *
+top_pending_take(const PsAggregate *aggregate, Bucket *bucket)
+{
+    PsTopPending *pending = g_new0(PsTopPending, 1);
+
+    pending->pairs = g_steal_pointer(&bucket->pairs);
+    pending->pairs_mask = bucket->pairs_mask;
+    pending->addresses = g_steal_pointer(&bucket->addresses);
+    pending->pair_series = g_steal_pointer(&bucket->pair_series);
+    pending->top_k = aggregate->config.top_k;
+    return pending;
+}
+
+static void
+top_pending_free(PsTopPending *pending)
+{
+    g_free(pending->pairs);
+    g_array_unref(pending->addresses);
+    g_array_unref(pending->pair_series);
+    g_free(pending);
+}
+
 /* The pair table is read in slot order, its addresses and series were appended in arrival
  * order: without asking early every pair costs two misses in a row. */
 #define TOP_PREFETCH_AHEAD 16
 
 static void
-prefetch_pair_source(const Bucket *bucket, guint slot)
+prefetch_pair_source(const PsTopPending *pending, guint slot)
 {
     const Pair *pair;
 
-    if (slot > bucket->pairs_mask)
+    if (slot > pending->pairs_mask)
         return;
-    pair = &bucket->pairs[slot];
+    pair = &pending->pairs[slot];
     if (pair->fingerprint == 0)
         return;
-    __builtin_prefetch(&g_array_index(bucket->addresses, PsAddress, pair->address));
-    __builtin_prefetch(&g_array_index(bucket->pair_series, guint32, pair->address));
+    __builtin_prefetch(&g_array_index(pending->addresses, PsAddress, pair->address));
+    __builtin_prefetch(&g_array_index(pending->pair_series, guint32, pair->address));
 }
 
-/* Top K sources of every series of a closing bucket, from its pair table. */
+/* Top K sources of each of n_series series, from the pair table. */
 static GPtrArray *
-top_sources(const PsAggregate *aggregate, const Bucket *bucket)
+top_sources(const PsTopPending *pending, guint n_series)
 {
     GPtrArray *tops = g_ptr_array_new_with_free_func((GDestroyNotify)g_array_unref);
-    guint k = aggregate->config.top_k;
+    guint k = pending->top_k;
 
-    for (guint i = 0; i < bucket->series->len; i++)
+    for (guint i = 0; i < n_series; i++)
         g_ptr_array_add(tops, g_array_sized_new(FALSE, FALSE, sizeof(PsTopSource), MIN(k, 16)));
-    for (guint i = 0; bucket->pairs != NULL && i <= bucket->pairs_mask; i++) {
-        const Pair *pair = &bucket->pairs[i];
+    for (guint i = 0; pending->pairs != NULL && i <= pending->pairs_mask; i++) {
+        const Pair *pair = &pending->pairs[i];
         PsTopSource top;
-        prefetch_pair_source(bucket, i + TOP_PREFETCH_AHEAD);
+        prefetch_pair_source(pending, i + TOP_PREFETCH_AHEAD);
         if (pair->fingerprint == 0)
             continue;
-        top.source = g_array_index(bucket->addresses, PsAddress, pair->address);
+        top.source = g_array_index(pending->addresses, PsAddress, pair->address);
         top.flows = pair->flows;
         offer_top(
-            g_ptr_array_index(tops, g_array_index(bucket->pair_series, guint32, pair->address)), k,
+            g_ptr_array_index(tops, g_array_index(pending->pair_series, guint32, pair->address)), k,
             &top);
     }
     for (guint i = 0; i < tops->len; i++)
         g_array_sort(g_ptr_array_index(tops, i), compare_top);
     return tops;
+}
+
+gsize
+ps_bucket_delta_pending_bytes(const PsBucketDelta *delta)
+{
+    const PsTopPending *pending = delta->top_pending;
+
+    if (pending == NULL)
+        return 0;
+    return sizeof(*pending) +
+           (pending->pairs != NULL ? (pending->pairs_mask + 1) * sizeof(Pair) : 0) +
+           pending->addresses->len * (sizeof(PsAddress) + sizeof(guint32));
+}
+
+gsize
+ps_bucket_delta_rank_top(PsBucketDelta *delta)
+{
+    g_autoptr(GPtrArray) tops = NULL;
+    gsize released = ps_bucket_delta_pending_bytes(delta);
+
+    if (delta->top_pending == NULL)
+        return 0;
+    tops = top_sources(delta->top_pending, delta->series->len);
+    for (guint i = 0; i < delta->series->len; i++) {
+        GArray *top = g_ptr_array_index(tops, i);
+        g_array_index(delta->series, PsSeriesDelta, i).top = g_array_ref(top);
+        released -= MIN(released, top->len * sizeof(PsTopSource));
+    }
+    g_clear_pointer(&delta->top_pending, top_pending_free);
+    return released;
 }
 
 static void
@@ -664,7 +725,6 @@ static PsBucketDelta *
 take_bucket(const PsAggregate *aggregate, Bucket *bucket, gboolean closing)
 {
     PsBucketDelta *delta = g_new0(PsBucketDelta, 1);
-    g_autoptr(GPtrArray) tops = closing ? top_sources(aggregate, bucket) : NULL;
 
     delta->start = bucket->start;
     delta->step = aggregate->config.step;
@@ -682,14 +742,15 @@ take_bucket(const PsAggregate *aggregate, Bucket *bucket, gboolean closing)
         out.total = series->taken;
         out.sources = series->sources; /* ownership moves with the delta */
         out.destinations = series->destinations;
-        if (closing)
-            out.top = g_array_ref(g_ptr_array_index(tops, i));
         memset(&series->counts, 0, sizeof(series->counts));
         memset(&series->sources, 0, sizeof(PsHll));
         memset(&series->destinations, 0, sizeof(PsHll));
         series->dirty = FALSE;
         g_array_append_val(delta->series, out);
     }
+    /* the pair series indexes are those of delta->series: a closing delta has every series */
+    if (closing)
+        delta->top_pending = top_pending_take(aggregate, bucket);
     return delta;
 }
 
@@ -704,11 +765,13 @@ ps_aggregate_take(PsAggregate *aggregate, gint64 now_ms, gboolean close_all)
         gboolean closing =
             close_all || now_ms / 1000 >= bucket->start + step + aggregate->config.grace_s;
 
-        g_ptr_array_add(deltas, take_bucket(aggregate, bucket, closing));
         if (closing) {
             aggregate->closed_through = MAX(aggregate->closed_through, bucket->start);
             if (bucket->start >= aggregate->closed_through && bucket->pairs != NULL)
                 aggregate->pairs_hint = bucket->pairs_mask + 1;
+        }
+        g_ptr_array_add(deltas, take_bucket(aggregate, bucket, closing));
+        if (closing) {
             g_ptr_array_remove_index(aggregate->buckets, i); /* frees the bucket */
         } else {
             i++;
@@ -728,5 +791,6 @@ ps_bucket_delta_free(PsBucketDelta *delta)
             g_array_unref(series->top);
     }
     g_array_unref(delta->series);
+    g_clear_pointer(&delta->top_pending, top_pending_free);
     g_free(delta);
 }

@@ -21,13 +21,13 @@ typedef struct {
 } PsNetwork;
 
 typedef struct {
-    guint step;                 /* bucket length in seconds (10 .. 3600, divides an hour) */
-    guint grace_s;              /* a bucket closes at start + step + grace */
-    gint64 clock_tolerance_ms;  /* exporter clock vs ours; beyond it, arrival time is used */
-    gint64 retention_s;         /* flows older than this are dropped (and counted) */
-    guint max_series;           /* per bucket */
-    guint max_sources;          /* tracked (series, source) pairs per bucket: top K, and
-                                 * sketches touched once per source */
+    guint step;                /* bucket length in seconds (10 .. 3600, divides an hour) */
+    guint grace_s;             /* a bucket closes at start + step + grace */
+    gint64 clock_tolerance_ms; /* exporter clock vs ours; beyond it, arrival time is used */
+    gint64 retention_s;        /* flows older than this are dropped (and counted) */
+    guint max_series;          /* per bucket */
+    guint max_sources;         /* tracked (series, source) pairs per bucket: top K, and
+                                * sketches touched once per source */
     guint top_k;
     const guint16 *service_ports; /* besides ports below 1024: the service side of a flow */
     guint n_service_ports;
@@ -45,9 +45,9 @@ gboolean ps_network_contains(const PsNetwork *network, const PsAddress *address)
 
 typedef struct {
     guint64 flows;
-    guint64 packets; /* scaled by sampling */
-    guint64 bytes;   /* scaled by sampling */
-    guint64 syn;     /* SYN without ACK: connection attempts, the signature of a scan */
+    guint64 packets;   /* scaled by sampling */
+    guint64 bytes;     /* scaled by sampling */
+    guint64 syn;       /* SYN without ACK: connection attempts, the signature of a scan */
     guint64 untracked; /* flows whose source did not fit the top-K table */
 } PsCounts;
 
@@ -59,28 +59,31 @@ typedef struct {
 /* One series' change since the last take. */
 typedef struct {
     char name[PS_SERIES_STRLEN];
-    PsCounts counts;    /* since the last take */
-    PsCounts total;     /* since the bucket began (for the hour roll-up at close) */
-    PsHll sources;      /* registers changed since the last take (a max-union delta) */
+    PsCounts counts; /* since the last take */
+    PsCounts total;  /* since the bucket began (for the hour roll-up at close) */
+    PsHll sources;   /* registers changed since the last take (a max-union delta) */
     PsHll destinations;
-    GArray *top;        /* PsTopSource, heaviest first; only when the bucket closes */
+    GArray *top; /* PsTopSource, heaviest first; only when the bucket closes */
 } PsSeriesDelta;
+
+typedef struct PsTopPending PsTopPending;
 
 typedef struct {
     gint64 start;
     guint step;
-    gboolean closing; /* final: write distinct counts and top K, mark closed */
-    GArray *series;   /* PsSeriesDelta */
+    gboolean closing;          /* final: write distinct counts and top K, mark closed */
+    GArray *series;            /* PsSeriesDelta; closing: every series of the bucket */
+    PsTopPending *top_pending; /* closing: the top K still to rank (ps_bucket_delta_rank_top) */
 } PsBucketDelta;
 
 /* What the aggregation counted about itself (totals since start). */
 typedef struct {
-    guint64 flows;            /* flows aggregated */
-    guint64 by_arrival_time;  /* exporter clock off by more than the tolerance */
-    guint64 late;             /* end time in a bucket already closed: counted at arrival */
-    guint64 too_old;          /* beyond the retention: dropped */
-    guint64 other_series;     /* flows folded into "other" (series cap) */
-    guint64 untracked_sources;/* flows whose source missed the top-K table (pairs cap) */
+    guint64 flows;             /* flows aggregated */
+    guint64 by_arrival_time;   /* exporter clock off by more than the tolerance */
+    guint64 late;              /* end time in a bucket already closed: counted at arrival */
+    guint64 too_old;           /* beyond the retention: dropped */
+    guint64 other_series;      /* flows folded into "other" (series cap) */
+    guint64 untracked_sources; /* flows whose source missed the top-K table (pairs cap) */
 } PsAggregateStats;
 
 typedef struct PsAggregate PsAggregate;
@@ -106,8 +109,18 @@ void ps_aggregate_add_batch(PsAggregate *aggregate, const PsFlow *flows, guint n
 
 /* Takes what changed since the last call: deltas of every bucket, and the final state of the
  * buckets whose grace time has passed at now_ms (all of them with close_all, at shutdown).
- * Returns an array of PsBucketDelta; free with ps_bucket_deltas_free(). */
+ * Returns an array of PsBucketDelta (freed with it). A closing delta's top K is not ranked
+ * yet: see ps_bucket_delta_rank_top. */
 GPtrArray *ps_aggregate_take(PsAggregate *aggregate, gint64 now_ms, gboolean close_all);
+
+/* Ranks a closing delta's top K (every series' top) and frees the (series, source) table it
+ * was ranked from; a no-op for other deltas or when done. Ranking half a million pairs takes
+ * tens of milliseconds: done by the flush thread, not in ps_aggregate_take on the receive
+ * thread, where datagrams would wait meanwhile. Returns the bytes it released. */
+gsize ps_bucket_delta_rank_top(PsBucketDelta *delta);
+
+/* Bytes the top K still to rank holds (the pair table and its addresses), for memory bounds. */
+gsize ps_bucket_delta_pending_bytes(const PsBucketDelta *delta);
 
 const PsAggregateStats *ps_aggregate_stats(const PsAggregate *aggregate);
 

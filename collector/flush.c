@@ -53,6 +53,7 @@ ps_flush_batch_new(GPtrArray *deltas, GArray *exporters, gint64 now_ms)
     batch->bytes = sizeof(*batch) + batch->exporters->len * sizeof(PsExporterHealth);
     for (guint i = 0; i < deltas->len; i++) {
         PsBucketDelta *delta = g_ptr_array_index(deltas, i);
+        batch->bytes += ps_bucket_delta_pending_bytes(delta);
         for (guint j = 0; j < delta->series->len; j++) {
             PsSeriesDelta *series = &g_array_index(delta->series, PsSeriesDelta, j);
             batch->bytes += sizeof(*series) + hll_bytes(&series->sources) +
@@ -408,12 +409,29 @@ drop_oldest(PsFlush *flush, const char *why)
     ps_flush_batch_free(batch);
 }
 
+/* The top K of the buckets a batch closes, ranked here rather than on the receive thread; the
+ * pair tables it was ranked from are freed, and leave the memory bound. */
+static void
+rank_top(PsFlush *flush, PsFlushBatch *batch)
+{
+    gsize released = 0;
+
+    for (guint i = 0; i < batch->deltas->len; i++)
+        released += ps_bucket_delta_rank_top(g_ptr_array_index(batch->deltas, i));
+    released = MIN(released, batch->bytes);
+    batch->bytes -= released;
+    g_mutex_lock(&flush->lock);
+    flush->stats.pending_bytes -= released;
+    g_mutex_unlock(&flush->lock);
+}
+
 static void
 take_queued(PsFlush *flush, guint wait_ms)
 {
     PsFlushBatch *batch = g_async_queue_timeout_pop(flush->queue, (guint64)wait_ms * 1000);
 
     while (batch != NULL) {
+        rank_top(flush, batch);
         g_queue_push_tail(&flush->pending, batch);
         batch = g_async_queue_try_pop(flush->queue);
     }

@@ -101,7 +101,8 @@ digest_deltas(GChecksum *digest, const GPtrArray *deltas)
     }
 }
 
-/* What the flush timer does: take, and hand over (here: digest and free). */
+/* What the flush timer does: take, and hand over; and what the flush thread does with it:
+ * rank the top K of closing buckets (here: then digest and free). */
 static void
 take(Run *run, gboolean close_all)
 {
@@ -109,6 +110,8 @@ take(Run *run, gboolean close_all)
 
     add_pending(run);
     deltas = ps_aggregate_take(run->aggregate, run->now_ms, close_all);
+    for (guint i = 0; i < deltas->len; i++)
+        ps_bucket_delta_rank_top(g_ptr_array_index(deltas, i));
     if (run->digest != NULL)
         digest_deltas(run->digest, deltas);
 }
