@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #include "keys.h"
 #include "portproto.h"
@@ -9,10 +10,12 @@ const char *
 ps_series_format(guint8 proto, guint16 port, PsDirection direction, char buf[PS_SERIES_STRLEN])
 {
     static const char *suffixes[PS_N_DIRECTIONS] = {"", "@in", "@out", "@int"};
-    char portproto[PS_PORTPROTO_STRLEN];
+    const char *suffix = suffixes[direction < PS_N_DIRECTIONS ? direction : 0];
 
-    snprintf(buf, PS_SERIES_STRLEN, "%s%s", ps_portproto_format(proto, port, portproto),
-             suffixes[direction < PS_N_DIRECTIONS ? direction : 0]);
+    G_STATIC_ASSERT(PS_SERIES_STRLEN >= PS_PORTPROTO_STRLEN + 4);
+    /* no snprintf: see ps_portproto_format */
+    ps_portproto_format(proto, port, buf);
+    memcpy(buf + strlen(buf), suffix, strlen(suffix) + 1);
     return buf;
 }
 
