@@ -23,6 +23,7 @@ ps_detect_config_init(PsDetectConfig *config)
     config->young_ratio_min = 3;
     memcpy(config->excess_min, excess, sizeof(excess));
     memcpy(config->volume_min, volume, sizeof(volume));
+    config->normal_ratio_min = 1.3;
     config->open_hits = 3;
     config->open_window = 5;
     config->watched_open_hits = 0; /* 2 of 2: subsumed by the summed score, and noisier */
@@ -110,12 +111,26 @@ recent_scale_of(const PsDetectConfig *config, const PsSeriesState *state, PsMetr
                            config->level_min_buckets);
 }
 
-/* Whether a metric's volume and excess guards pass (its score and ratio are not looked at). */
+/* Whether a metric is above what is normal at this time of day, before the level factor: a
+ * level learned low (a holiday, a quiet week) compares ordinary traffic with half of it, and
+ * the morning after a holiday looked like a 2x surge on every busy port. */
+static gboolean
+above_normal(const PsDetectConfig *config, const PsEvaluation *evaluation, PsMetric metric)
+{
+    double c = PS_BASELINE_PSEUDO;
+
+    return (evaluation->sample.value[metric] + c) / (evaluation->baseline[metric].median + c) >=
+           config->normal_ratio_min;
+}
+
+/* Whether a metric's volume, excess and above-normal guards pass (its score and ratio against
+ * the levelled baseline are not looked at). */
 static gboolean
 metric_counts(const PsDetectConfig *config, const PsEvaluation *evaluation, PsMetric metric)
 {
     return evaluation->score[metric].excess >= config->excess_min[metric] &&
-           evaluation->sample.value[metric] >= config->volume_min[metric];
+           evaluation->sample.value[metric] >= config->volume_min[metric] &&
+           above_normal(config, evaluation, metric);
 }
 
 /* Score, ratio, excess and volume of one metric past their thresholds; z_min and ratio_min
@@ -363,7 +378,9 @@ opening(const PsDetectConfig *config, const PsSeriesState *state, const PsEvalua
     if (state->cusum >= config->cusum_open && evaluation->ratio >= config->cusum_ratio &&
         evaluation->scan_shaped &&
         (evaluation->sample.value[PS_METRIC_SOURCES] >= config->volume_min[PS_METRIC_SOURCES] ||
-         evaluation->sample.value[PS_METRIC_SYN] >= config->volume_min[PS_METRIC_SYN]))
+         evaluation->sample.value[PS_METRIC_SYN] >= config->volume_min[PS_METRIC_SYN]) &&
+        (above_normal(config, evaluation, PS_METRIC_SOURCES) ||
+         above_normal(config, evaluation, PS_METRIC_SYN)))
         return PS_OPENED_BY_CUSUM;
     return 0;
 }

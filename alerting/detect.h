@@ -50,6 +50,8 @@ typedef struct {
     double young_ratio_min;                 /* 3 */
     double excess_min[PS_N_DETECT_METRICS]; /* sources 10, syn 50, dests 20, flows 100 */
     double volume_min[PS_N_DETECT_METRICS]; /* sources 10, syn 20, dests 10, flows 50 */
+    double normal_ratio_min;                /* 1.3: and at least this times the same-time
+                                             * median before the level factor (0: off) */
     guint open_hits;                        /* 3 ... */
     guint open_window;                      /* ... of the last 5 buckets */
     guint watched_open_hits;                /* 0: off; else watched ports also open on this

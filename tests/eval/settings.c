@@ -57,6 +57,7 @@ static const Field fields[] = {
     INT64_FIELD(reminder_s),
     UINT_FIELD(level_min_buckets),
     DOUBLE_FIELD(level_rise_max),
+    DOUBLE_FIELD(normal_ratio_min),
     DOUBLE_FIELD(level_hit_max),
     INT64_FIELD(exclusion_s),
 };
