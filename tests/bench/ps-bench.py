@@ -406,21 +406,40 @@ def backlog_growing(samples, buffer_bytes):
     return last - first > 0.10 * buffer_bytes and last > 0.05 * buffer_bytes
 
 
-def run_step(args, collector, version, rate, seconds):
-    """One collector start, one ps-blast run at rate (0: flat out), one stop."""
+def blast_command(args, version, rate, seconds):
+    return (["taskset", "-c", str(args.sender_cpu), args.blast, "--port", str(args.port),
+             "--version", version, "--rate", str(rate), "--duration", str(seconds),
+             "--records", str(args.records), "--pool", str(args.pool)]
+            + (["--live-times"] if args.live_times else []))
+
+
+def warm_up(args, version, rate, seconds):
+    """ps-blast at the step's rate before the measured part: a fresh collector's first second
+    (every pair new, tables growing from empty) is not its steady state. Returns the socket's
+    drop counter after it, and the records it sent."""
+    sender = subprocess.Popen(blast_command(args, version, rate, seconds), stdout=subprocess.PIPE,
+                              text=True)
+    LIVE.append(sender)
+    sent = json.loads(sender.communicate()[0].strip().splitlines()[-1])
+    state = udp_socket(args.port)
+    return (state[1] if state is not None else 0), sent["records"]
+
+
+def run_step(args, collector, version, rate, seconds, warmup=0.0):
+    """One collector start, one ps-blast run at rate (0: flat out), one stop. With warmup,
+    ps-blast first runs that long at the same rate, and the loss of the measured part is
+    the socket's drop counter over it (datagrams x records per datagram): the collector's
+    own count covers both parts."""
     port = args.port
     collector.start(version, port)
     pid = collector.process.pid
+    drops_before, warm_sent = warm_up(args, version, rate, warmup) if warmup > 0 else (0, 0)
     cpu_before = cpu_seconds(pid)
     threads_before = thread_cpu_seconds(pid)
     busy_before = cpu_busy_seconds(args.collector_cpu)
     wall_before = time.monotonic()
-    sender = subprocess.Popen(
-        ["taskset", "-c", str(args.sender_cpu), args.blast, "--port", str(port),
-         "--version", version, "--rate", str(rate), "--duration", str(seconds),
-         "--records", str(args.records), "--pool", str(args.pool)]
-        + (["--live-times"] if args.live_times else []),
-        stdout=subprocess.PIPE, text=True)
+    sender = subprocess.Popen(blast_command(args, version, rate, seconds),
+                              stdout=subprocess.PIPE, text=True)
     LIVE.append(sender)
     samples = []
     while sender.poll() is None:
@@ -447,7 +466,10 @@ def run_step(args, collector, version, rate, seconds):
     received = collector.stop(version)
     exit_cpu = collector.exit_cpu_seconds - cpu_before
     buffer_bytes = 2 * args.rcvbuf  # the kernel accounts twice what was asked (socket(7))
-    loss = 1 - received / sent["records"] if sent["records"] else 0.0
+    if warmup > 0:
+        loss = ((drops or 0) - drops_before) * args.records / sent["records"] if sent["records"] else 0.0
+    else:
+        loss = 1 - received / sent["records"] if sent["records"] else 0.0
     step = {
         "collector": collector.name, "version": version, "target_rate": rate,
         "seconds": sent["seconds"], "sent": sent["records"], "sent_rate": sent["records_per_second"],
@@ -457,6 +479,7 @@ def run_step(args, collector, version, rate, seconds):
         "kernel_drops": drops, "other_cpu_seconds": other, "backlog_max": max(samples) if samples else 0,
         "backlog_at_end": backlog_at_end,
         "backlog_growing": backlog_growing(samples, buffer_bytes),
+        "warmup_seconds": warmup, "warmup_sent": warm_sent, "warmup_drops": drops_before,
     }
     if hasattr(collector, "redis_figures"):
         step["redis"] = collector.redis_figures
@@ -466,7 +489,8 @@ def run_step(args, collector, version, rate, seconds):
     step["contended"] = other > CONTENTION_LIMIT * wall
     log(f"  {collector.name:9} {version:5} rate {fmt_rate(rate) if rate else 'max':>7}: "
         f"sent {sent['records']:>10} ({fmt_rate(sent['records_per_second'])}/s) "
-        f"recv {received:>10} loss {100 * loss:6.3f}% cpu {cpu:5.2f}s "
+        f"recv {received:>10}{f' (+{warm_sent} warm-up, {drops_before} dgrams dropped)' if warmup else ''} "
+        f"loss {100 * loss:6.3f}% cpu {cpu:5.2f}s "
         f"backlog max {step['backlog_max'] // 1024}K end {backlog_at_end // 1024}K"
         f"{' GROWING' if step['backlog_growing'] else ''} other {other:4.2f}s"
         f"{' CONTENDED' if step['contended'] else ''} -> {'ok' if step['ok'] else 'FAIL'}")
@@ -490,7 +514,8 @@ def step_seconds(args, collector):
 def run_search_step(args, collector, version, rate, steps):
     """A rate-search step, repeated when it failed while other processes used the CPU."""
     for attempt in range(CONTENTION_RETRIES + 1):
-        step = run_step(args, collector, version, rate, step_seconds(args, collector))
+        step = run_step(args, collector, version, rate, step_seconds(args, collector),
+                        args.warmup_seconds)
         step["attempt"] = attempt
         steps.append(step)
         if step["ok"] or not step["contended"]:
@@ -569,7 +594,9 @@ def describe_host(args):
         f"setup     collector on CPU {args.collector_cpu}, ps-blast on CPU {args.sender_cpu}; "
         f"{args.records} records/packet, pool {args.pool} packets"
         f"{', live record times' if args.live_times else ''}; rcvbuf {args.rcvbuf} (all); "
-        f"blast {args.blast_seconds}s, steps {args.step_seconds}s, {args.bisections} bisections",
+        f"blast {args.blast_seconds}s, steps {args.step_seconds}s"
+        f"{f' after {args.warmup_seconds}s of warm-up' if args.warmup_seconds else ''}, "
+        f"{args.bisections} bisections",
     ]
 
 
@@ -778,6 +805,10 @@ def parse_args():
     parser.add_argument("--blast-seconds", type=float)
     parser.add_argument("--step-seconds", type=float)
     parser.add_argument("--bisections", type=int)
+    parser.add_argument("--warmup-seconds", type=float, default=0.0,
+                        help="rate-search steps: send this long at the step's rate first and "
+                        "count the loss of the rest only, from the socket's drop counter "
+                        "(default 0: the whole step, from the collector's own count)")
     parser.add_argument("--min-rate", type=float, default=100000)
     parser.add_argument("--collector-cpu", type=int, default=1)
     parser.add_argument("--sender-cpu", type=int, default=0)
