@@ -478,11 +478,11 @@ step_open(const PsDetectConfig *config, PsSeriesState *state, const PsEvaluation
  * the inflated ones after a gap teach nothing. */
 static void
 teach_level(const PsDetectConfig *config, PsSeriesState *state, const PsEvaluation *evaluation,
-            gboolean above_normal)
+            gboolean hit_or_open)
 {
     if ((evaluation->sample.flags & PS_SAMPLE_MISSING) || state->since_gap <= config->gap_settle)
         return;
-    if (!above_normal)
+    if (!hit_or_open)
         feed_level(state, evaluation, config->level_rise_max);
     else if (config->level_hit_max > 0)
         feed_level(state, evaluation, config->level_hit_max);
