@@ -489,15 +489,24 @@ level_in_use(const PsEvaluation *evaluation)
  * 3x probe of tests/eval: 17 false a week instead of 14). Missing buckets and the inflated
  * ones after a gap teach nothing. */
 static void
+teach_level_within(PsSeriesState *state, const PsEvaluation *evaluation, gboolean hit_or_open,
+                   double rise_max, double hit_max)
+{
+    if (evaluation->sample.flags & PS_SAMPLE_MISSING)
+        return;
+    if (!hit_or_open)
+        feed_level(state, evaluation, rise_max);
+    else if (hit_max > 0 && level_in_use(evaluation) < 1)
+        feed_level(state, evaluation, hit_max);
+}
+
+static void
 teach_level(const PsDetectConfig *config, PsSeriesState *state, const PsEvaluation *evaluation,
             gboolean hit_or_open)
 {
-    if ((evaluation->sample.flags & PS_SAMPLE_MISSING) || state->since_gap <= config->gap_settle)
-        return;
-    if (!hit_or_open)
-        feed_level(state, evaluation, config->level_rise_max);
-    else if (config->level_hit_max > 0 && level_in_use(evaluation) < 1)
-        feed_level(state, evaluation, config->level_hit_max);
+    if (state->since_gap > config->gap_settle)
+        teach_level_within(state, evaluation, hit_or_open, config->level_rise_max,
+                           config->level_hit_max);
 }
 
 PsEventKind
@@ -530,12 +539,8 @@ ps_detect_step(const PsDetectConfig *config, PsSeriesState *state, const PsEvalu
 void
 ps_detect_learn_level(PsSeriesState *state, const PsEvaluation *evaluation)
 {
-    if (evaluation->sample.flags & PS_SAMPLE_MISSING)
-        return;
-    if (!evaluation->port_hit) /* as teach_level(), with the default limits */
-        feed_level(state, evaluation, LEVEL_RISE_MAX);
-    else if (level_in_use(evaluation) < 1)
-        feed_level(state, evaluation, LEVEL_HIT_MAX);
+    /* no config here: the default limits */
+    teach_level_within(state, evaluation, evaluation->port_hit, LEVEL_RISE_MAX, LEVEL_HIT_MAX);
 }
 
 const char *
