@@ -103,6 +103,24 @@ def udp_socket(port):
 
 
 LIVE = []  # processes to end if the run is interrupted
+WRITEBACK_SETTLED_KIB = 65536  # dirty + writeback pages below which the next step may start
+WRITEBACK_TIMEOUT = 120
+
+
+def pending_writeback_kib():
+    with open("/proc/meminfo") as meminfo:
+        fields = dict(line.split(":", 1) for line in meminfo)
+    return int(fields["Dirty"].split()[0]) + int(fields["Writeback"].split()[0])
+
+
+def settle_writeback():
+    """Waits for the kernel to finish writing what a step left (nfcapd writes gigabytes a
+    minute at full blast): its flusher threads run on every CPU, the collector's too, and a
+    step that started meanwhile lost datagrams to them (a ps+redis step right after an nfcapd
+    full blast failed at 37% CPU)."""
+    deadline = time.monotonic() + WRITEBACK_TIMEOUT
+    while pending_writeback_kib() > WRITEBACK_SETTLED_KIB and time.monotonic() < deadline:
+        time.sleep(0.2)
 
 
 def end_live_processes():
@@ -130,6 +148,7 @@ class Collector:
         raise NotImplementedError
 
     def start(self, version, port):
+        settle_writeback()
         self.output = open(os.path.join(self.workdir, f"{self.name}.out"), "w+")
         cmd = ["taskset", "-c", str(self.args.collector_cpu)] + self.command(version, port)
         self.process = subprocess.Popen(cmd, stdout=self.output, stderr=subprocess.STDOUT,
@@ -375,6 +394,12 @@ class Nfcapd(Collector):
         return [self.args.nfcapd, "-b", "127.0.0.1", "-p", str(port), "-w", flowdir,
                 "-t", "3600", "-B", str(self.args.rcvbuf)]
 
+    def stop(self, version):
+        received = super().stop(version)
+        # deleted before the kernel writes it all back: its dirty pages are simply dropped
+        shutil.rmtree(os.path.join(self.workdir, "nfcapd-flows"), ignore_errors=True)
+        return received
+
     def records(self, version, text):
         # one "Ident: 'none' Flows: N, ..." line per file rotation, the last one at exit
         counts = [int(m) for m in re.findall(r"Ident: .*? Flows: (\d+)", text)]
@@ -480,6 +505,8 @@ def run_step(args, collector, version, rate, seconds, warmup=0.0):
         "backlog_at_end": backlog_at_end,
         "backlog_growing": backlog_growing(samples, buffer_bytes),
         "warmup_seconds": warmup, "warmup_sent": warm_sent, "warmup_drops": drops_before,
+        "sender_max_behind_ms": sent.get("max_behind_ms"),
+        "sender_batches_behind_1ms": sent.get("batches_behind_1ms"),
     }
     if hasattr(collector, "redis_figures"):
         step["redis"] = collector.redis_figures
@@ -493,6 +520,7 @@ def run_step(args, collector, version, rate, seconds, warmup=0.0):
         f"loss {100 * loss:6.3f}% cpu {cpu:5.2f}s "
         f"backlog max {step['backlog_max'] // 1024}K end {backlog_at_end // 1024}K"
         f"{' GROWING' if step['backlog_growing'] else ''} other {other:4.2f}s"
+        f" sender late max {step['sender_max_behind_ms'] or 0:.1f}ms"
         f"{' CONTENDED' if step['contended'] else ''} -> {'ok' if step['ok'] else 'FAIL'}")
     if "redis" in step:
         r = step["redis"]
@@ -781,6 +809,9 @@ def parse_args():
                         help="portsurge (decode only), ps+redis (with --redis), nfcapd, "
                         "recvmmsg (full blast only)")
     parser.add_argument("--no-search", action="store_true", help="full blast only")
+    parser.add_argument("--search-collectors",
+                        help="comma-separated: the collectors whose loss-free rate is searched "
+                             "(default: all of --collectors)")
     parser.add_argument("--port", type=int, default=29995)
     parser.add_argument("--rcvbuf", type=int, default=4 << 20,
                         help="receive buffer for every collector (%(default)s; nfcapd is capped "
@@ -824,6 +855,8 @@ def parse_args():
     args.soak_versions = [v for v in args.soak_versions.split(",") if v]
     args.versions = [v for v in args.versions.split(",") if v]
     args.collectors = [c for c in args.collectors.split(",") if c]
+    args.search_collectors = ([c for c in args.search_collectors.split(",") if c]
+                              if args.search_collectors is not None else args.collectors)
     args.collector = os.path.join(args.build_dir, "collector", "portsurge-collector")
     args.blast = os.path.join(args.build_dir, "tests", "bench", "ps-blast")
     args.sink = os.path.join(args.build_dir, "tests", "bench", "ps-sink")
@@ -865,7 +898,7 @@ def run_all(args, classes, results, soaks):
                         blast = run_step(args, collector, version, 0, args.blast_seconds)
                     results[(name, version)] = {"blast": blast}
                 for name in args.collectors:
-                    if args.no_search or name == "recvmmsg":
+                    if args.no_search or name == "recvmmsg" or name not in args.search_collectors:
                         continue
                     collector = classes[name](args, workdir)
                     log(f"{name} {version}: rate search")
@@ -875,7 +908,7 @@ def run_all(args, classes, results, soaks):
                 rate = soak_rate(args, results, version)
                 log(f"ps+redis {version}: sustained {fmt_rate(rate)}/s for {args.soak_seconds} s")
                 soaks[version] = run_step(args, PortsurgeRedis(args, workdir), version, rate,
-                                          args.soak_seconds)
+                                          args.soak_seconds, args.warmup_seconds)
         finally:
             if args.redis is not None:
                 args.redis.stop()

@@ -44,6 +44,8 @@ typedef struct {
     guint64 records;
     guint64 bytes;
     guint64 send_errors;
+    gint64 max_behind_ns;   /* the furthest the sender fell behind its schedule at a rate */
+    guint64 behind_1ms;     /* batches sent more than 1 ms late: catching up in a burst */
 } BlastCounters;
 
 static volatile sig_atomic_t stop_requested;
@@ -144,6 +146,16 @@ batch_size(const BlastOptions *options)
     return (guint)CLAMP(packets_per_s / BLAST_BATCHES_PER_S, 1, options->batch);
 }
 
+/* A sender that fell behind (its CPU taken by something else) catches up in a burst faster
+ * than the rate: how far behind it got tells a collector's loss from the sender's burst. */
+static void
+note_lateness(BlastCounters *counters, gint64 behind_ns)
+{
+    counters->max_behind_ns = MAX(counters->max_behind_ns, behind_ns);
+    if (behind_ns > 1000000)
+        counters->behind_1ms++;
+}
+
 static void
 blast(int fd, PsPacketPool *pool, const BlastOptions *options, BlastCounters *counters)
 {
@@ -170,6 +182,7 @@ blast(int fd, PsPacketPool *pool, const BlastOptions *options, BlastCounters *co
                 sleep_until_ns(MIN(due_ns, end_ns));
                 continue;
             }
+            note_lateness(counters, now_ns - due_ns);
         }
         for (guint i = 0; i < batch; i++) {
             PsPacket *packet = &pool->packets[next];
@@ -256,12 +269,14 @@ print_result(const PsPacketPool *pool, const BlastOptions *options,
            ",\"records\":%" G_GUINT64_FORMAT ",\"bytes\":%" G_GUINT64_FORMAT
            ",\"send_errors\":%" G_GUINT64_FORMAT ",\"records_per_second\":%.0f"
            ",\"records_per_packet\":%u,\"pool_packets\":%u,\"live_times\":%s"
-           ",\"sender_cpu_seconds\":%.3f}\n",
+           ",\"sender_cpu_seconds\":%.3f"
+           ",\"max_behind_ms\":%.3f,\"batches_behind_1ms\":%" G_GUINT64_FORMAT "}\n",
            ps_packet_pool_version_name(pool->config.version), options->port, options->rate,
            seconds, counters->packets, counters->template_packets, counters->records,
            counters->bytes, counters->send_errors, counters->records / seconds,
            pool->config.records_per_packet, pool->config.packets,
-           pool->live ? "true" : "false", cpu);
+           pool->live ? "true" : "false", cpu, counters->max_behind_ns / 1e6,
+           counters->behind_1ms);
     fflush(stdout);
 }
 
