@@ -72,6 +72,21 @@ ps_median(double *values, guint n)
     return (lower + upper) / 2;
 }
 
+#define INTENSITY (-1) /* candidates of the scan intensity (ln) rather than of a metric */
+
+double
+ps_intensity_of(const PsSample *sample)
+{
+    return (sample->value[PS_METRIC_DESTS] + PS_BASELINE_PSEUDO) /
+           (sample->value[PS_METRIC_SOURCES] + PS_BASELINE_PSEUDO);
+}
+
+static double
+candidate(const PsSample *sample, int what)
+{
+    return what == INTENSITY ? log(ps_intensity_of(sample)) : sample->value[what];
+}
+
 static gboolean
 usable(const PsSample *sample)
 {
@@ -82,7 +97,7 @@ usable(const PsSample *sample)
  * data_days counts every day with data: maturity is about how much history there is, not
  * about how many days today's kind kept (a weekend has only two of them in a week). */
 static guint
-same_time_candidates(const PsHistory *history, PsMetric metric, double *out, guint *n_days,
+same_time_candidates(const PsHistory *history, int what, double *out, guint *n_days,
                      guint *data_days)
 {
     guint n = 0, kind_days = 0;
@@ -102,20 +117,20 @@ same_time_candidates(const PsHistory *history, PsMetric metric, double *out, gui
         (*n_days)++;
         for (guint s = 0; s < PS_BASELINE_SLOTS; s++) {
             if (usable(&history->same_time[d][s]))
-                out[n++] = history->same_time[d][s].value[metric];
+                out[n++] = candidate(&history->same_time[d][s], what);
         }
     }
     return n;
 }
 
 static guint
-recent_candidates(const PsHistory *history, PsMetric metric, double *out)
+recent_candidates(const PsHistory *history, int what, double *out)
 {
     guint n = 0;
 
     for (guint k = PS_BASELINE_RECENT_SKIP; k < PS_BASELINE_RECENT; k++) {
         if (usable(&history->recent[k]))
-            out[n++] = history->recent[k].value[metric];
+            out[n++] = candidate(&history->recent[k], what);
     }
     return n;
 }
@@ -172,6 +187,37 @@ ps_baseline_compute(const PsHistory *history, PsMetric metric, double level, PsB
 }
 
 void
+ps_baseline_intensity(const PsHistory *history, const PsBaseline *sources, const PsBaseline *dests,
+                      double recent_scale, PsBaseline *baseline)
+{
+    double logs[MAX_CANDIDATES];
+    guint data_days;
+    guint n = same_time_candidates(history, INTENSITY, logs, &baseline->n_days, &data_days);
+
+    baseline->young = data_days < PS_BASELINE_MATURE_DAYS || baseline->n_days == 0;
+    if (baseline->young)
+        n = recent_candidates(history, INTENSITY, logs);
+    baseline->n_candidates = n;
+    baseline->median = n > 0 ? exp(ps_median(logs, n)) : 1.0;
+    baseline->expected = baseline->median;
+    baseline->candidate_scale = n > 0 ? robust_spread(logs, n) : 0;
+    baseline->scale = recent_scale > 0 && !baseline->young ? recent_scale
+                                                            : baseline->candidate_scale;
+    baseline->scale = MAX(baseline->scale,
+                          MAX(scale_floor(sources->expected), scale_floor(dests->expected)));
+}
+
+void
+ps_score_intensity(const PsSample *x, const PsBaseline *baseline, PsScore *score)
+{
+    double intensity = ps_intensity_of(x);
+
+    score->z = log(intensity / baseline->expected) / baseline->scale;
+    score->ratio = intensity / baseline->expected;
+    score->excess = 0;
+}
+
+void
 ps_baseline_use_recent_scale(PsBaseline *baseline, double recent_scale)
 {
     if (recent_scale <= 0 || baseline->young)
@@ -204,13 +250,19 @@ ps_level_factor(const double *ratios, guint n, guint min_count)
 double
 ps_level_spread(const double *ratios, guint n, guint min_count)
 {
+    return ps_level_spread_quotient(ratios, NULL, n, min_count);
+}
+
+double
+ps_level_spread_quotient(const double *a, const double *b, guint n, guint min_count)
+{
     double logs[MAX_CANDIDATES];
 
     if (n < min_count || n == 0)
         return 0;
     n = MIN(n, (guint)PS_BASELINE_RECENT);
     for (guint i = 0; i < n; i++)
-        logs[i] = log(ratios[i]);
+        logs[i] = log(b != NULL ? a[i] / b[i] : a[i]);
     return robust_spread(logs, n);
 }
 

@@ -94,4 +94,25 @@ double ps_level_factor(const double *ratios, guint n, guint min_count);
  * own level, the noise left once the level factor is applied; 0 with fewer than min_count. */
 double ps_level_spread(const double *ratios, guint n, guint min_count);
 
+/* Scan intensity of a sample: distinct destinations per distinct source, (dests + c) /
+ * (sources + c). One scanner sweeping a network multiplies it; more of the usual traffic (a
+ * busy hour, drift, an exporter flushing its cache, a sampling change) leaves it where it was,
+ * so its noise is less than either count's: what they share cancels. */
+double ps_intensity_of(const PsSample *sample);
+
+/* Baseline of the scan intensity: median and spread of ln(intensity) over the same candidates
+ * as a metric's (no level factor: a ratio of two counts has no level). The scale is
+ * recent_scale when it is > 0 and the baseline is not young (as ps_baseline_use_recent_scale),
+ * else the candidates' spread, and at least the larger of the two counts' Poisson-like floors
+ * (from their baselines). */
+void ps_baseline_intensity(const PsHistory *history, const PsBaseline *sources,
+                           const PsBaseline *dests, double recent_scale, PsBaseline *baseline);
+
+/* Intensity score of x against its baseline: z on the log scale and the ratio (no excess). */
+void ps_score_intensity(const PsSample *x, const PsBaseline *baseline, PsScore *score);
+
+/* Robust spread of ln(a_i / b_i) over two level rings (ps_level_spread of their quotient; b
+ * NULL: of a alone): the recent noise of the intensity; 0 with fewer than min_count. */
+double ps_level_spread_quotient(const double *a, const double *b, guint n, guint min_count);
+
 const char *ps_metric_name(PsMetric metric);

@@ -38,6 +38,7 @@ ps_detect_config_init(PsDetectConfig *config)
     config->recent_scale = 1;
     config->level_rise_max = LEVEL_RISE_MAX;
     config->level_hit_max = LEVEL_HIT_MAX;
+    config->intensity_dests_ratio = 1.5;
     config->jump_z = 8;
     config->jump_ratio = 10;
     config->cusum_cap = 6;
@@ -147,8 +148,22 @@ metric_hit(const PsDetectConfig *config, const PsEvaluation *evaluation, PsMetri
            metric_counts(config, evaluation, metric);
 }
 
-/* The port rule: distinct sources in a scan-shaped bucket, or SYN-only flows and distinct
- * destinations together (a few sources scanning many new addresses barely move sources). */
+/* Whether the scan-intensity route's guards pass: SYN-only flows and destinations past their
+ * volume, excess and above-normal guards, and destinations really up (intensity also rises
+ * when sources fall). */
+static gboolean
+intensity_counts(const PsDetectConfig *config, const PsEvaluation *evaluation)
+{
+    return config->intensity_dests_ratio > 0 && !evaluation->intensity_baseline.young &&
+           evaluation->score[PS_METRIC_DESTS].ratio >= config->intensity_dests_ratio &&
+           metric_counts(config, evaluation, PS_METRIC_SYN) &&
+           metric_counts(config, evaluation, PS_METRIC_DESTS);
+}
+
+/* The port rule: distinct sources in a scan-shaped bucket, SYN-only flows and distinct
+ * destinations together (a few sources scanning many new addresses barely move sources), or
+ * destinations per source (one scanner: the counts' common noise cancels in the quotient, so
+ * a 3x sweep on a quiet port stands out where each count alone scores 3). */
 static gboolean
 port_rule(const PsDetectConfig *config, const PsEvaluation *evaluation, double z_min,
           double ratio_min)
@@ -156,7 +171,9 @@ port_rule(const PsDetectConfig *config, const PsEvaluation *evaluation, double z
     return (metric_hit(config, evaluation, PS_METRIC_SOURCES, z_min, ratio_min) &&
             evaluation->scan_shaped) ||
            (metric_hit(config, evaluation, PS_METRIC_SYN, z_min, ratio_min) &&
-            metric_hit(config, evaluation, PS_METRIC_DESTS, z_min, ratio_min));
+            metric_hit(config, evaluation, PS_METRIC_DESTS, z_min, ratio_min)) ||
+           (evaluation->intensity.z >= z_min && evaluation->intensity.ratio >= ratio_min &&
+            intensity_counts(config, evaluation));
 }
 
 /* The port rule as a number rather than a yes or no, so that several buckets of modest
@@ -181,6 +198,28 @@ port_evidence(const PsDetectConfig *config, PsEvaluation *evaluation)
         evaluation->evidence = MIN(score[PS_METRIC_SYN].z, score[PS_METRIC_DESTS].z);
         evaluation->evidence_ratio = MIN(score[PS_METRIC_SYN].ratio, score[PS_METRIC_DESTS].ratio);
     }
+    if (intensity_counts(config, evaluation) && evaluation->intensity.z > evaluation->evidence) {
+        evaluation->evidence = evaluation->intensity.z;
+        evaluation->evidence_ratio = evaluation->intensity.ratio;
+    }
+}
+
+/* Destinations per source against their same-time baseline, z over the recent spread of
+ * their quotient once the level rings know it. */
+static void
+score_intensity(const PsDetectConfig *config, const PsSeriesState *state,
+                const PsHistory *history, PsEvaluation *evaluation)
+{
+    PsBaseline *baseline = &evaluation->intensity_baseline;
+    guint n = MIN(state->n_level, PS_BASELINE_RECENT);
+    double recent = ps_level_spread_quotient(state->level[PS_METRIC_DESTS],
+                                             state->level[PS_METRIC_SOURCES], n,
+                                             config->level_min_buckets);
+
+    ps_baseline_intensity(history, &evaluation->baseline[PS_METRIC_SOURCES],
+                          &evaluation->baseline[PS_METRIC_DESTS], config->recent_scale ? recent : 0,
+                          baseline);
+    ps_score_intensity(&evaluation->sample, baseline, &evaluation->intensity);
 }
 
 void
@@ -199,6 +238,7 @@ ps_detect_evaluate(const PsDetectConfig *config, const PsSeriesState *state,
                                          recent_scale_of(config, state, m));
         ps_score(x->value[m], &evaluation->baseline[m], &evaluation->score[m]);
     }
+    score_intensity(config, state, history, evaluation);
     for (guint m = 0; m < PS_N_DETECT_METRICS; m++)
         evaluation->hit[m] = metric_hit(config, evaluation, m, config->z_min, config->ratio_min);
     sources = &evaluation->score[PS_METRIC_SOURCES];

@@ -91,6 +91,10 @@ typedef struct {
                                              * not teach) */
     double level_rise_max;                  /* 1.5: a bucket teaches the level at most this
                                              * times the level in use (0: no limit) */
+    double intensity_dests_ratio;           /* 1.5 (0: off): the scan-intensity route (one
+                                             * scanner sweeping: destinations per source up
+                                             * past z_min and ratio_min) also needs the
+                                             * destinations this far above their baseline */
     gint64 exclusion_s;                     /* 86400: incident buckets kept out of baselines */
 } PsDetectConfig;
 
@@ -143,13 +147,16 @@ typedef struct {
     gboolean jump;
     double z; /* the driving score: sources, or the weaker of syn and dests */
     /* the port rule as a number: z of its strongest route whose volume and excess guards
-     * pass (sources when scan-shaped, or the weaker of syn and dests), and that route's
-     * ratio; 0 and 1 when none passes or the baseline is young */
+     * pass (sources when scan-shaped, the weaker of syn and dests, or the scan intensity),
+     * and that route's ratio; 0 and 1 when none passes or the baseline is young */
     double evidence;
     double evidence_ratio;
     double ratio;
     double syn_share;
     gboolean scan_shaped;
+    /* destinations per source against their own baseline (not scored while young) */
+    PsBaseline intensity_baseline;
+    PsScore intensity;
 } PsEvaluation;
 
 typedef struct {

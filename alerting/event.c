@@ -33,14 +33,14 @@ ps_event_json(const char *series, gboolean watched, const PsAlertEvent *event, G
         "{\"id\":\"%s\",\"event\":\"%s\",\"series\":\"%s\",\"severity\":\"%s\",\"watched\":%s,"
         "\"bucket\":%" G_GINT64_FORMAT ",\"opened_at\":%" G_GINT64_FORMAT
         ",\"opened_by\":\"%s\",\"reopened\":%s,\"buckets\":%u,\"scan_shaped\":%s,"
-        "\"syn_share\":%.2f,\"baseline\":{\"young\":%s,\"days\":%u,\"candidates\":%u},"
+        "\"syn_share\":%.2f,\"dests_per_source\":%.2f,\"baseline\":{\"young\":%s,\"days\":%u,\"candidates\":%u},"
         "\"degraded\":%s,\"peak_ratio\":%.2f,\"peak_sources\":%.0f,\"total_flows\":%.0f,"
         "\"metrics\":{",
         id, ps_event_kind_name(event->kind), series, ps_severity_name(event->severity),
         watched ? "true" : "false", event->bucket, event->opened_at,
         opened_by[event->opened_by <= PS_OPENED_BY_CUSUM ? event->opened_by : 0],
         event->reopened ? "true" : "false", event->buckets, event->scan_shaped ? "true" : "false",
-        e->syn_share, event->young ? "true" : "false", b->n_days, b->n_candidates,
+        e->syn_share, e->intensity.ratio, event->young ? "true" : "false", b->n_days, b->n_candidates,
         event->degraded ? "true" : "false", event->peak_ratio, event->peak[PS_METRIC_SOURCES],
         event->total[PS_METRIC_FLOWS]);
     for (guint m = 0; m < PS_N_METRICS; m++)

@@ -161,11 +161,12 @@ scan_why(const PsAlertEvent *event)
     const PsEvaluation *e = &event->evaluation;
 
     return g_strdup_printf("%s: %.0f%% of flows SYN-only; destinations x%.1f while bytes x%.1f "
-                           "(%.1f times faster)",
+                           "(%.1f times faster); destinations per source x%.1f",
                            event->scan_shaped ? "scan-shaped" : "not scan-shaped",
                            finite_or_zero(e->syn_share) * 100.0,
                            finite_or_zero(e->score[PS_METRIC_DESTS].ratio),
-                           finite_or_zero(e->score[PS_METRIC_BYTES].ratio), dests_vs_bytes(e));
+                           finite_or_zero(e->score[PS_METRIC_BYTES].ratio), dests_vs_bytes(e),
+                           finite_or_zero(e->intensity.ratio));
 }
 
 static const char *
@@ -461,6 +462,8 @@ add_context(JsonBuilder *builder, const PsAlertMessage *message)
     ps_format_add_bool(builder, "shaped", event->scan_shaped);
     ps_format_add_double(builder, "syn_share", event->evaluation.syn_share);
     ps_format_add_double(builder, "dests_vs_bytes", dests_vs_bytes(&event->evaluation));
+    ps_format_add_double(builder, "dests_per_source",
+                         finite_or_zero(event->evaluation.intensity.ratio));
     ps_format_add_string(builder, "why", why);
     json_builder_end_object(builder);
 

@@ -4,7 +4,8 @@
  * in the buckets after a gap (a collector outage), and not on a long 1.7x excursion of a busy
  * port whose score is high but whose ratio is not; and not on ordinary traffic after a holiday
  * taught the level a low value (and, with that guard off, the incident resolves once the level
- * is back to normal). */
+ * is back to normal); one scanner sweeping a quiet watched port opens sooner through
+ * destinations per source, while fewer sources alone open nothing. */
 #include "config.h"
 
 #include <math.h>
@@ -50,20 +51,31 @@ series_init(Series *s, double sources)
     s->bucket = T0;
 }
 
-/* One bucket of factor x the baseline on every metric (bytes: bytes_factor), or missing. */
+/* One bucket of factors[m] x the baseline of every metric m, or missing. */
 static PsEventKind
-series_step(Series *s, double factor, double bytes_factor, gboolean missing, PsAlertEvent *event)
+series_step_each(Series *s, const double *factors, gboolean missing, PsAlertEvent *event)
 {
     PsSample sample = {.flags = missing ? PS_SAMPLE_MISSING : 0};
     PsEvaluation evaluation;
     PsEventKind kind;
 
     for (guint m = 0; m < PS_N_METRICS; m++)
-        sample.value[m] = missing ? 0 : s->base[m] * (m == PS_METRIC_BYTES ? bytes_factor : factor);
+        sample.value[m] = missing ? 0 : s->base[m] * factors[m];
     ps_detect_evaluate(&s->config, &s->state, &s->history, &sample, &evaluation);
     kind = ps_detect_step(&s->config, &s->state, &evaluation, s->bucket, STEP, TRUE, event);
     s->bucket += STEP;
     return kind;
+}
+
+/* One bucket of factor x the baseline on every metric (bytes: bytes_factor), or missing. */
+static PsEventKind
+series_step(Series *s, double factor, double bytes_factor, gboolean missing, PsAlertEvent *event)
+{
+    double factors[PS_N_METRICS];
+
+    for (guint m = 0; m < PS_N_METRICS; m++)
+        factors[m] = m == PS_METRIC_BYTES ? bytes_factor : factor;
+    return series_step_each(s, factors, missing, event);
 }
 
 static void
@@ -204,6 +216,42 @@ test_holiday_recovery(void)
     g_assert_cmpuint(buckets_to_resolve(&s, 1.2, 300), ==, 0);
 }
 
+/* One scanner joins the 20 sources of a watched port and triples its SYN-only flows and
+ * destinations (bytes flat); or, with scanner FALSE, half the sources go away and the
+ * destinations stay. Returns the bucket that opened an incident, 0 when none in limit. */
+static guint
+one_scanner(Series *s, gboolean scanner, guint limit)
+{
+    double factors[PS_N_METRICS] = {21.0 / 20, 3, 3, 2.5, 1, 1};
+    double fewer[PS_N_METRICS] = {0.5, 1, 1, 1, 1, 1};
+    PsAlertEvent event;
+
+    warm_up(s);
+    for (guint i = 1; i <= limit; i++) {
+        if (series_step_each(s, scanner ? factors : fewer, FALSE, &event) == PS_EVENT_OPEN)
+            return i;
+    }
+    return 0;
+}
+
+static void
+test_one_scanner(void)
+{
+    Series s;
+
+    /* destinations per source: 2.5x, z 4.6 (the counts' shared noise cancels), so two
+     * buckets sum past the watched threshold; the weaker of SYN-only flows and destinations
+     * scores about 3.4 a bucket and needs three */
+    series_init(&s, 20);
+    g_assert_cmpuint(one_scanner(&s, TRUE, 10), ==, 2);
+    series_init(&s, 20);
+    s.config.intensity_dests_ratio = 0;
+    g_assert_cmpuint(one_scanner(&s, TRUE, 10), ==, 3);
+    /* fewer sources raise the quotient as much, but the destinations did not rise */
+    series_init(&s, 20);
+    g_assert_cmpuint(one_scanner(&s, FALSE, 30), ==, 0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -213,5 +261,6 @@ main(int argc, char **argv)
     g_test_add_func("/detect/settles-after-gap", test_settles_after_gap);
     g_test_add_func("/detect/busy-port-small-ratio", test_busy_port_small_ratio);
     g_test_add_func("/detect/holiday-recovery", test_holiday_recovery);
+    g_test_add_func("/detect/one-scanner", test_one_scanner);
     return g_test_run();
 }

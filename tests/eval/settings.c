@@ -59,6 +59,7 @@ static const Field fields[] = {
     DOUBLE_FIELD(level_rise_max),
     DOUBLE_FIELD(normal_ratio_min),
     DOUBLE_FIELD(level_hit_max),
+    DOUBLE_FIELD(intensity_dests_ratio),
     INT64_FIELD(exclusion_s),
 };
 
