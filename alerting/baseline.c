@@ -201,10 +201,10 @@ ps_baseline_intensity(const PsHistory *history, const PsBaseline *sources, const
     baseline->median = n > 0 ? exp(ps_median(logs, n)) : 1.0;
     baseline->expected = baseline->median;
     baseline->candidate_scale = n > 0 ? robust_spread(logs, n) : 0;
-    baseline->scale = recent_scale > 0 && !baseline->young ? recent_scale
-                                                            : baseline->candidate_scale;
-    baseline->scale = MAX(baseline->scale,
-                          MAX(scale_floor(sources->expected), scale_floor(dests->expected)));
+    baseline->scale =
+        recent_scale > 0 && !baseline->young ? recent_scale : baseline->candidate_scale;
+    baseline->scale =
+        MAX(baseline->scale, MAX(scale_floor(sources->expected), scale_floor(dests->expected)));
 }
 
 void

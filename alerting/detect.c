@@ -207,14 +207,14 @@ port_evidence(const PsDetectConfig *config, PsEvaluation *evaluation)
 /* Destinations per source against their same-time baseline, z over the recent spread of
  * their quotient once the level rings know it. */
 static void
-score_intensity(const PsDetectConfig *config, const PsSeriesState *state,
-                const PsHistory *history, PsEvaluation *evaluation)
+score_intensity(const PsDetectConfig *config, const PsSeriesState *state, const PsHistory *history,
+                PsEvaluation *evaluation)
 {
     PsBaseline *baseline = &evaluation->intensity_baseline;
     guint n = MIN(state->n_level, PS_BASELINE_RECENT);
-    double recent = ps_level_spread_quotient(state->level[PS_METRIC_DESTS],
-                                             state->level[PS_METRIC_SOURCES], n,
-                                             config->level_min_buckets);
+    double recent =
+        ps_level_spread_quotient(state->level[PS_METRIC_DESTS], state->level[PS_METRIC_SOURCES], n,
+                                 config->level_min_buckets);
 
     ps_baseline_intensity(history, &evaluation->baseline[PS_METRIC_SOURCES],
                           &evaluation->baseline[PS_METRIC_DESTS], config->recent_scale ? recent : 0,
