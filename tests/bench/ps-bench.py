@@ -267,9 +267,10 @@ class Redis:
 class RedisServer:
     """A private redis-server on a unix socket in the work directory, pinned to the sender's
     CPU so the collector's CPU only runs the collector; nothing saved, nothing on TCP. It runs
-    at --redis-nice (10), below the sender: ps-blast stands for routers on other machines, and
-    when redis-server took its CPU for a flush (~0.9 s of work) it fell up to 370 ms behind and
-    caught up in a burst no router sends."""
+    at --redis-nice (0). Above 0 the sender goes first: at high rates, when redis-server took
+    their CPU for a flush (~0.9 s of work), ps-blast fell up to 370 ms behind and caught up in a
+    burst no router sends; but flat out the sender then starves redis-server, the collector's
+    flushes back up (peak RSS 450 MiB) and its exit drain times out (README.md)."""
 
     def __init__(self, args, workdir):
         self.path = os.path.join(workdir, "r.sock")
@@ -838,8 +839,8 @@ def parse_args():
     parser.add_argument("--soak-rate", type=float,
                         help="records/s of the sustained run (default: half the ps+redis "
                         "loss-free rate, or a quarter of its full-blast rec/cpu_s)")
-    parser.add_argument("--redis-nice", type=int, default=10,
-                        help="nice value of the private redis-server (below the sender's 0)")
+    parser.add_argument("--redis-nice", type=int, default=0,
+                        help="nice value of the private redis-server (10: the sender goes first)")
     parser.add_argument("--redis-server", default=shutil.which("redis-server")
                         or "/usr/bin/redis-server")
     parser.add_argument("--blast-seconds", type=float)
