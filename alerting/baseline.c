@@ -165,20 +165,30 @@ scale_floor(double expected)
     return MAX(1.0 / sqrt(expected + PS_BASELINE_PSEUDO), SCALE_FLOOR);
 }
 
+/* The same-time candidates, or the recent ones while the history is young (marked in
+ * baseline with the counts of days and candidates). */
+static guint
+gather_candidates(const PsHistory *history, int what, double *out, PsBaseline *baseline)
+{
+    guint data_days;
+    guint n = same_time_candidates(history, what, out, &baseline->n_days, &data_days);
+
+    baseline->young = data_days < PS_BASELINE_MATURE_DAYS || baseline->n_days == 0;
+    if (baseline->young)
+        n = recent_candidates(history, what, out);
+    baseline->n_candidates = n;
+    return n;
+}
+
 void
 ps_baseline_compute(const PsHistory *history, PsMetric metric, double level, PsBaseline *baseline)
 {
     double candidates[MAX_CANDIDATES];
-    guint data_days;
-    guint n = same_time_candidates(history, metric, candidates, &baseline->n_days, &data_days);
+    guint n = gather_candidates(history, metric, candidates, baseline);
     double spread;
 
-    baseline->young = data_days < PS_BASELINE_MATURE_DAYS || baseline->n_days == 0;
-    if (baseline->young) {
-        n = recent_candidates(history, metric, candidates);
+    if (baseline->young)
         level = 1.0; /* the recent buckets already are the recent level */
-    }
-    baseline->n_candidates = n;
     spread = n > 0 ? log_scale_spread(candidates, n) : 0;
     baseline->candidate_scale = spread;
     baseline->median = ps_median(candidates, n) * (baseline->young ? 1.0 : history->weekly[metric]);
@@ -191,13 +201,8 @@ ps_baseline_intensity(const PsHistory *history, const PsBaseline *sources, const
                       double recent_scale, PsBaseline *baseline)
 {
     double logs[MAX_CANDIDATES];
-    guint data_days;
-    guint n = same_time_candidates(history, INTENSITY, logs, &baseline->n_days, &data_days);
+    guint n = gather_candidates(history, INTENSITY, logs, baseline);
 
-    baseline->young = data_days < PS_BASELINE_MATURE_DAYS || baseline->n_days == 0;
-    if (baseline->young)
-        n = recent_candidates(history, INTENSITY, logs);
-    baseline->n_candidates = n;
     baseline->median = n > 0 ? exp(ps_median(logs, n)) : 1.0;
     baseline->expected = baseline->median;
     baseline->candidate_scale = n > 0 ? robust_spread(logs, n) : 0;
