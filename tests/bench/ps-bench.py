@@ -847,7 +847,7 @@ def parse_args():
     parser.add_argument("--step-seconds", type=float)
     parser.add_argument("--bisections", type=int)
     parser.add_argument("--warmup-seconds", type=float, default=0.0,
-                        help="rate-search steps: send this long at the step's rate first and "
+                        help="rate-search and soak steps: send this long at the step's rate first and "
                         "count the loss of the rest only, from the socket's drop counter "
                         "(default 0: the whole step, from the collector's own count)")
     parser.add_argument("--min-rate", type=float, default=100000)
