@@ -10,15 +10,18 @@
 #include "bucket_write.h"
 #include "flush.h"
 #include "keys.h"
+#include "once.h"
 
 #define POLL_MS    100
 #define FLUSH_NICE 10 /* see flush_thread() */
+#define TOKEN_LEN  64
 
 struct PsFlush {
     PsFlushConfig config;
     gchar *prefix;
     gchar *collector_id;
     gchar *tmp_key;
+    gchar *collector_key; /* ps:collector:<id>, which also holds the once.h token */
     PsRedisAddress address;
     GAsyncQueue *queue;
     GThread *thread;
@@ -28,6 +31,10 @@ struct PsFlush {
     PsFlushStats stats;
     GQueue pending;      /* PsFlushBatch, oldest first; thread only */
     redisContext *redis; /* thread only */
+    gint64 client_id;    /* of redis (CLIENT ID), 0 if unknown */
+    gint64 lost_client;  /* of the connection the last reply was lost on */
+    guint64 next_sequence;
+    gint64 started_us; /* with a batch's sequence, makes its tokens unique */
     gint64 next_attempt_us;
     guint backoff_ms;
     gint64 started_s;
@@ -137,7 +144,8 @@ write_quality(PsRedisPipeline *pipeline, PsFlush *flush, const PsFlushBatch *bat
 }
 
 static void
-write_counters(PsRedisPipeline *pipeline, PsFlush *flush, const PsFlushBatch *batch)
+write_counters(PsRedisPipeline *pipeline, PsFlush *flush, const PsFlushBatch *batch,
+               const char *token, PsOnceExec *exec)
 {
     ps_redis_pipeline_command(pipeline, "MULTI", NULL);
     for (guint i = 0; i < batch->deltas->len; i++) {
@@ -148,13 +156,14 @@ write_counters(PsRedisPipeline *pipeline, PsFlush *flush, const PsFlushBatch *ba
                                  flush->config.minute_ttl_s);
     }
     write_quality(pipeline, flush, batch);
-    ps_redis_pipeline_command(pipeline, "EXEC", NULL);
+    ps_once_mark(pipeline, flush->collector_key, token);
+    ps_once_exec(pipeline, exec);
 }
 
 static void
 write_health(PsRedisPipeline *pipeline, PsFlush *flush, const PsFlushBatch *batch)
 {
-    g_autofree gchar *collector = ps_key_collector(flush->prefix, flush->collector_id);
+    const char *collector = flush->collector_key;
     g_autofree gchar *schema = ps_key_schema(flush->prefix);
     char now[24], started[24], closed[24];
 
@@ -185,6 +194,57 @@ write_health(PsRedisPipeline *pipeline, PsFlush *flush, const PsFlushBatch *batc
                               started, "last_flush", now, "last_closed_bucket", closed, NULL);
     expire(pipeline, collector, 86400);
     ps_redis_pipeline_command(pipeline, "SET", schema, PS_SCHEMA_VERSION, NULL);
+}
+
+/* ---- transactions that apply once (once.h) ---- */
+
+/* A batch's transactions: unit 0 writes its counters, unit i + 1 closes delta i. */
+static void
+unit_token(const PsFlush *flush, const PsFlushBatch *batch, guint unit, char token[TOKEN_LEN])
+{
+    g_snprintf(token, TOKEN_LEN, "%" G_GINT64_FORMAT ".%" G_GUINT64_FORMAT ".%u", flush->started_us,
+               batch->sequence, unit);
+}
+
+/* Whether the batch's current transaction is to be sent: yes, unless its reply was lost and
+ * Redis says it is in. */
+static gboolean
+needs_sending(PsFlush *flush, PsFlushBatch *batch, const char *token, gboolean *send,
+              GError **error)
+{
+    gboolean applied = FALSE;
+
+    *send = TRUE;
+    if (!batch->reply_lost)
+        return TRUE;
+    if (!ps_once_check(flush->redis, flush->collector_key, token, flush->lost_client, &applied,
+                       error))
+        return FALSE;
+    batch->reply_lost = FALSE;
+    *send = !applied;
+    if (applied)
+        g_message("a transaction whose reply was lost had been applied: not sent again");
+    return TRUE;
+}
+
+/* Reads the replies of a pipeline holding a transaction (sent: FALSE when it was not resent):
+ * until they are in, it may or may not have been applied. */
+static gboolean
+finish_transaction(PsFlush *flush, PsFlushBatch *batch, PsRedisPipeline *pipeline, gboolean sent,
+                   PsOnceExec *exec, GError **error)
+{
+    gboolean ok;
+
+    batch->reply_lost = sent;
+    ok = finish(flush, pipeline, ps_once_on_reply, exec, error);
+    if (ok && exec->aborted) {
+        g_set_error(error, PS_REDIS_ERROR, PS_REDIS_ERROR_IO,
+                    "EXEC refused: the lost transaction landed meanwhile; checking again");
+        return FALSE;
+    }
+    if (ok)
+        batch->reply_lost = FALSE;
+    return ok;
 }
 
 /* ---- closing buckets: distinct counts, top sources, the closed marker ---- */
@@ -281,22 +341,21 @@ hour_series(PsFlush *flush, gint64 hour)
     return names;
 }
 
+/* The transaction that closes a bucket: top sources, hour roll-up, closed marker. */
 static gboolean
-close_bucket(PsFlush *flush, const PsBucketDelta *delta, GError **error)
+write_close(PsFlush *flush, PsFlushBatch *batch, const PsBucketDelta *delta, const char *token,
+            GError **error)
 {
-    g_autoptr(GPtrArray) names = g_ptr_array_new();
     g_autofree gchar *closed = ps_key_closed(flush->prefix, delta->step);
-    g_autofree gchar *hour_closed = ps_key_closed(flush->prefix, PS_BUCKET_HOUR);
     char start[24], oldest[24];
     PsRedisPipeline pipeline;
-    gboolean ok;
-    gint64 hour = ps_bucket_start(delta->start, PS_BUCKET_HOUR);
-    gboolean hour_ends = delta->start + delta->step == hour + PS_BUCKET_HOUR;
+    PsOnceExec exec;
+    gboolean send, ok;
 
-    for (guint j = 0; j < delta->series->len; j++)
-        g_ptr_array_add(names, (gpointer)g_array_index(delta->series, PsSeriesDelta, j).name);
-    if (!write_distinct_counts(flush, delta->step, delta->start, names, error))
+    if (!needs_sending(flush, batch, token, &send, error))
         return FALSE;
+    if (!send)
+        return TRUE;
     /* one transaction: a retry after a failure half-way would add the top sources twice */
     ps_redis_pipeline_init(&pipeline, flush->redis);
     ps_redis_pipeline_command(&pipeline, "MULTI", NULL);
@@ -308,40 +367,73 @@ close_bucket(PsFlush *flush, const PsBucketDelta *delta, GError **error)
                delta->start - (gint64)flush->config.minute_ttl_s);
     ps_redis_pipeline_command(&pipeline, "ZADD", closed, start, start, NULL);
     ps_redis_pipeline_command(&pipeline, "ZREMRANGEBYSCORE", closed, "-inf", oldest, NULL);
-    ps_redis_pipeline_command(&pipeline, "EXEC", NULL);
+    ps_once_mark(&pipeline, flush->collector_key, token);
+    ps_once_exec(&pipeline, &exec);
+    ok = finish_transaction(flush, batch, &pipeline, TRUE, &exec, error);
+    ps_redis_pipeline_clear(&pipeline);
+    return ok;
+}
+
+/* An hour's last minute closed: its distinct counts and its closed marker (idempotent). */
+static gboolean
+close_hour(PsFlush *flush, gint64 hour, GError **error)
+{
+    g_autofree gchar *hour_closed = ps_key_closed(flush->prefix, PS_BUCKET_HOUR);
+    g_autoptr(GPtrArray) hour_names = hour_series(flush, hour);
+    char hour_start[24], hour_oldest[24];
+    PsRedisPipeline pipeline;
+    gboolean ok;
+
+    g_snprintf(hour_start, sizeof(hour_start), "%" G_GINT64_FORMAT, hour);
+    g_snprintf(hour_oldest, sizeof(hour_oldest), "%" G_GINT64_FORMAT,
+               hour - (gint64)flush->config.hour_ttl_s);
+    if (!write_distinct_counts(flush, PS_BUCKET_HOUR, hour, hour_names, error))
+        return FALSE;
+    ps_redis_pipeline_init(&pipeline, flush->redis);
+    ps_redis_pipeline_command(&pipeline, "ZADD", hour_closed, hour_start, hour_start, NULL);
+    ps_redis_pipeline_command(&pipeline, "ZREMRANGEBYSCORE", hour_closed, "-inf", hour_oldest,
+                              NULL);
     ok = finish(flush, &pipeline, NULL, NULL, error);
     ps_redis_pipeline_clear(&pipeline);
-    if (ok && hour_ends) {
-        g_autoptr(GPtrArray) hour_names = hour_series(flush, hour);
-        char hour_start[24], hour_oldest[24];
-        g_snprintf(hour_start, sizeof(hour_start), "%" G_GINT64_FORMAT, hour);
-        g_snprintf(hour_oldest, sizeof(hour_oldest), "%" G_GINT64_FORMAT,
-                   hour - (gint64)flush->config.hour_ttl_s);
-        ok = write_distinct_counts(flush, PS_BUCKET_HOUR, hour, hour_names, error);
-        ps_redis_pipeline_init(&pipeline, flush->redis);
-        ps_redis_pipeline_command(&pipeline, "ZADD", hour_closed, hour_start, hour_start, NULL);
-        ps_redis_pipeline_command(&pipeline, "ZREMRANGEBYSCORE", hour_closed, "-inf", hour_oldest,
-                                  NULL);
-        ok = ok && finish(flush, &pipeline, NULL, NULL, error);
-        ps_redis_pipeline_clear(&pipeline);
-    }
-    if (ok)
-        flush->stats.last_closed_bucket = MAX(flush->stats.last_closed_bucket, delta->start);
     return ok;
+}
+
+/* Closes delta index of batch: distinct counts, its transaction (once), the hour's closing
+ * when the bucket ends an hour. A retry repeats only what is idempotent. */
+static gboolean
+close_bucket(PsFlush *flush, PsFlushBatch *batch, guint index, GError **error)
+{
+    const PsBucketDelta *delta = g_ptr_array_index(batch->deltas, index);
+    g_autoptr(GPtrArray) names = g_ptr_array_new();
+    char token[TOKEN_LEN];
+    gint64 hour = ps_bucket_start(delta->start, PS_BUCKET_HOUR);
+
+    for (guint j = 0; j < delta->series->len; j++)
+        g_ptr_array_add(names, (gpointer)g_array_index(delta->series, PsSeriesDelta, j).name);
+    if (!write_distinct_counts(flush, delta->step, delta->start, names, error))
+        return FALSE;
+    unit_token(flush, batch, index + 1, token);
+    if (!batch->close_in && !write_close(flush, batch, delta, token, error))
+        return FALSE;
+    batch->close_in = TRUE;
+    if (delta->start + delta->step == hour + PS_BUCKET_HOUR && !close_hour(flush, hour, error))
+        return FALSE;
+    flush->stats.last_closed_bucket = MAX(flush->stats.last_closed_bucket, delta->start);
+    return TRUE;
 }
 
 /* The heartbeat's last closed bucket, once the buckets of a batch are closed. */
 static gboolean
 write_last_closed(PsFlush *flush, GError **error)
 {
-    g_autofree gchar *collector = ps_key_collector(flush->prefix, flush->collector_id);
     PsRedisPipeline pipeline;
     char closed[24];
     gboolean ok;
 
     g_snprintf(closed, sizeof(closed), "%" G_GINT64_FORMAT, flush->stats.last_closed_bucket);
     ps_redis_pipeline_init(&pipeline, flush->redis);
-    ps_redis_pipeline_command(&pipeline, "HSET", collector, "last_closed_bucket", closed, NULL);
+    ps_redis_pipeline_command(&pipeline, "HSET", flush->collector_key, "last_closed_bucket", closed,
+                              NULL);
     ok = finish(flush, &pipeline, NULL, NULL, error);
     ps_redis_pipeline_clear(&pipeline);
     return ok;
@@ -351,13 +443,19 @@ static gboolean
 write_batch(PsFlush *flush, PsFlushBatch *batch, GError **error)
 {
     PsRedisPipeline pipeline;
-    gboolean ok = TRUE;
+    PsOnceExec exec = {.exec_index = G_MAXUINT};
+    char token[TOKEN_LEN];
+    gboolean ok = TRUE, send;
 
     if (batch->stage == 0) {
+        unit_token(flush, batch, 0, token);
+        if (!needs_sending(flush, batch, token, &send, error))
+            return FALSE;
         ps_redis_pipeline_init(&pipeline, flush->redis);
-        write_counters(&pipeline, flush, batch);
+        if (send)
+            write_counters(&pipeline, flush, batch, token, &exec);
         write_health(&pipeline, flush, batch);
-        ok = finish(flush, &pipeline, NULL, NULL, error);
+        ok = finish_transaction(flush, batch, &pipeline, send, &exec, error);
         if (ok && pipeline.reply_errors > 0) {
             flush->stats.reply_errors += pipeline.reply_errors;
             g_warning("Redis refused %u commands of a flush: %s", pipeline.reply_errors,
@@ -370,9 +468,11 @@ write_batch(PsFlush *flush, PsFlushBatch *batch, GError **error)
     for (guint i = batch->closed_next; ok && batch->stage == 1 && i < batch->deltas->len; i++) {
         const PsBucketDelta *delta = g_ptr_array_index(batch->deltas, i);
         if (delta->closing)
-            ok = close_bucket(flush, delta, error);
-        if (ok)
+            ok = close_bucket(flush, batch, i, error);
+        if (ok) {
             batch->closed_next = i + 1;
+            batch->close_in = FALSE;
+        }
     }
     if (ok && batch->closed_next > 0)
         ok = write_last_closed(flush, error);
@@ -445,6 +545,8 @@ connection_failed(PsFlush *flush, const GError *error)
 {
     g_autofree gchar *where = ps_redis_address_describe(&flush->address);
 
+    if (flush->redis != NULL)
+        flush->lost_client = flush->client_id; /* once.h: killed before anything is resent */
     g_clear_pointer(&flush->redis, redisFree);
     /* exponential backoff with jitter, so several collectors do not retry in step */
     flush->backoff_ms = MIN(MAX(flush->backoff_ms * 2, 100u), flush->config.backoff_max_ms);
@@ -473,6 +575,7 @@ write_pending(PsFlush *flush)
                 connection_failed(flush, error);
                 return;
             }
+            flush->client_id = ps_once_client_id(flush->redis);
         }
         if (!write_batch(flush, batch, &error)) {
             connection_failed(flush, error);
@@ -522,6 +625,7 @@ ps_flush_new(const PsFlushConfig *config)
     flush->prefix = g_strdup(config->prefix);
     flush->collector_id = g_strdup(config->collector_id);
     flush->tmp_key = g_strdup_printf("%stmp:%s", config->prefix, config->collector_id);
+    flush->collector_key = ps_key_collector(config->prefix, config->collector_id);
     flush->address = config->address;
     flush->address.host = g_strdup(config->address.host);
     flush->address.unix_path = g_strdup(config->address.unix_path);
@@ -529,7 +633,8 @@ ps_flush_new(const PsFlushConfig *config)
     flush->address.password = g_strdup(config->address.password);
     flush->config.prefix = flush->prefix;
     flush->config.collector_id = flush->collector_id;
-    flush->started_s = g_get_real_time() / G_USEC_PER_SEC;
+    flush->started_us = g_get_real_time();
+    flush->started_s = flush->started_us / G_USEC_PER_SEC;
     flush->queue = g_async_queue_new();
     g_mutex_init(&flush->lock);
     g_cond_init(&flush->drained);
@@ -544,6 +649,7 @@ ps_flush_push(PsFlush *flush, PsFlushBatch *batch)
     g_mutex_lock(&flush->lock);
     flush->stats.pending_bytes += batch->bytes;
     flush->stats.pending_batches++;
+    batch->sequence = flush->next_sequence++;
     g_mutex_unlock(&flush->lock);
     g_async_queue_push(flush->queue, batch);
 }
@@ -580,6 +686,7 @@ ps_flush_free(PsFlush *flush)
     g_free(flush->prefix);
     g_free(flush->collector_id);
     g_free(flush->tmp_key);
+    g_free(flush->collector_key);
     g_free(flush);
 }
 

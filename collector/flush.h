@@ -2,11 +2,12 @@
  *
  * The receive thread pushes a batch every flush interval (ps_flush_push never blocks). This
  * thread writes each batch as one pipelined MULTI/EXEC transaction (so a failure leaves
- * nothing half-applied and a retry does not count twice), then, for buckets that closed, reads
- * the final distinct counts (PFCOUNT) and writes them as plain fields with the top sources and
- * the closed marker. While Redis is down or slow, batches wait in memory up to
- * max_pending_bytes and are retried with exponential backoff; past the bound the oldest batch
- * is dropped, and its flows, packets and bytes are counted and logged. */
+ * nothing half-applied; once.h makes a retry after a lost reply apply it once), then, for
+ * buckets that closed, reads the final distinct counts (PFCOUNT) and writes them as plain
+ * fields with the top sources and the closed marker. While Redis is down or slow, batches
+ * wait in memory up to max_pending_bytes and are retried with exponential backoff; past the
+ * bound the oldest batch is dropped, and its flows, packets and bytes are counted and
+ * logged. */
 #pragma once
 
 #include "aggregate.h"
@@ -27,11 +28,11 @@ typedef struct {
 } PsExporterHealth;
 
 typedef struct {
-    GPtrArray *deltas;    /* PsBucketDelta */
-    GArray *exporters;    /* PsExporterHealth */
+    GPtrArray *deltas; /* PsBucketDelta */
+    GArray *exporters; /* PsExporterHealth */
     gint64 created_ms;
-    gsize bytes;          /* memory estimate, against the bound */
-    PsCounts totals;      /* of the port totals (not per direction): what a drop loses */
+    gsize bytes;     /* memory estimate, against the bound */
+    PsCounts totals; /* of the port totals (not per direction): what a drop loses */
     /* data quality during this flush interval, counted into the bucket of quality_bucket:
      * export packets lost on the way, data sets without template, malformed packets */
     gint64 quality_bucket;
@@ -39,8 +40,11 @@ typedef struct {
     guint64 quality_lost;
     guint64 quality_unknown;
     guint64 quality_errors;
-    guint stage;          /* 0: counters to write; 1: written, closing buckets */
-    guint closed_next;    /* deltas before this index are closed (a retry skips them) */
+    guint stage;         /* 0: counters to write; 1: written, closing buckets */
+    guint closed_next;   /* deltas before this index are closed (a retry skips them) */
+    gboolean close_in;   /* the transaction closing delta closed_next is applied */
+    gboolean reply_lost; /* the current transaction was sent and its reply lost (once.h) */
+    guint64 sequence;    /* numbers the batch's transactions for once.h */
 } PsFlushBatch;
 
 typedef struct {
@@ -58,10 +62,10 @@ typedef struct {
 typedef struct {
     guint64 batches_written;
     guint64 commands;
-    guint64 failures;          /* connection or write failures (each followed by a retry) */
+    guint64 failures; /* connection or write failures (each followed by a retry) */
     guint64 reply_errors;
     guint64 dropped_batches;
-    PsCounts dropped;          /* flows, packets, bytes lost to the memory bound */
+    PsCounts dropped; /* flows, packets, bytes lost to the memory bound */
     gsize pending_bytes;
     guint pending_batches;
     gint64 last_flush_ms;

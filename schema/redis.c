@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <string.h>
 
@@ -71,7 +72,8 @@ ps_redis_address_parse(const char *url, PsRedisAddress *address, GError **error)
         ps_redis_address_clear(address);
         g_set_error(error, PS_REDIS_ERROR, PS_REDIS_ERROR_ADDRESS,
                     "Redis address '%s': expected redis://[user:password@]host:port/db or a "
-                    "unix socket path", url);
+                    "unix socket path",
+                    url);
         return FALSE;
     }
     address->db = (guint)db;
@@ -164,6 +166,16 @@ ps_redis_connect(const PsRedisAddress *address, guint timeout_ms, GError **error
     return g_steal_pointer(&context);
 }
 
+/* hiredis reports a read that timed out as the errno it got: "Resource temporarily
+ * unavailable" tells an operator nothing about a slow Redis. */
+static const char *
+io_error(const redisContext *context)
+{
+    if (context->err == REDIS_ERR_IO && strcmp(context->errstr, g_strerror(EAGAIN)) == 0)
+        return "no reply within the timeout";
+    return context->errstr;
+}
+
 void
 ps_redis_pipeline_init(PsRedisPipeline *pipeline, redisContext *context)
 {
@@ -203,7 +215,7 @@ ps_redis_pipeline_finish(PsRedisPipeline *pipeline, PsRedisReplyFn fn, gpointer 
         g_autoptr(redisReply) reply = NULL;
         if (redisGetReply(pipeline->context, (void **)&reply) != REDIS_OK) {
             g_set_error(error, PS_REDIS_ERROR, PS_REDIS_ERROR_IO, "reply %u of %u: %s", i + 1,
-                        pipeline->pending, pipeline->context->errstr);
+                        pipeline->pending, io_error(pipeline->context));
             pipeline->pending = 0;
             return FALSE;
         }
@@ -236,7 +248,7 @@ call_valist(redisContext *context, GError **error, const char *first, va_list ar
         argv[argc++] = arg;
     reply = redisCommandArgv(context, argc, argv, NULL);
     if (reply == NULL) {
-        g_set_error(error, PS_REDIS_ERROR, PS_REDIS_ERROR_IO, "%s: %s", first, context->errstr);
+        g_set_error(error, PS_REDIS_ERROR, PS_REDIS_ERROR_IO, "%s: %s", first, io_error(context));
         return NULL;
     }
     if (reply->type == REDIS_REPLY_ERROR) {

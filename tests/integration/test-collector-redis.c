@@ -4,7 +4,9 @@
  *     and written after the recovery; a transaction is never applied twice);
  *   - the outage is longer than --max-pending can hold: what is lost is exactly what the
  *     collector says it dropped;
- *   - SIGTERM in the middle of a bucket: the open bucket is closed and written before exit.
+ *   - SIGTERM in the middle of a bucket: the open bucket is closed and written before exit;
+ *   - Redis applies a transaction but its reply is lost (a proxy drops it): the collector
+ *     times out, reconnects, finds the transaction in and does not apply it again.
  * Redis is stopped with SHUTDOWN SAVE and restarted from its dump, as a Redis with
  * persistence would come back, so that Redis itself loses nothing across the outage.
  *
@@ -19,6 +21,7 @@
 #include <unistd.h>
 
 #include "integ-util.h"
+#include "redis-proxy.h"
 #include "redis-server.h"
 #include "redis.h"
 
@@ -28,6 +31,7 @@
 #define RECOVERY_TIMEOUT_MS 45000 /* the collector's backoff reaches 30 s: allow one full wait */
 #define START_ATTEMPTS      5     /* port races with other programs */
 #define STOP_TIMEOUT_MS     30000 /* SIGTERM: close buckets, write them (15 s bound in main.c) */
+#define REPLY_LOST_MS       12000 /* the collector's 5 s Redis timeout, its backoff, a retry */
 
 typedef struct {
     guint64 flows;
@@ -38,6 +42,7 @@ typedef struct {
 
 typedef struct {
     PsTestRedis *redis;
+    PsTestProxy *proxy; /* between the collector and Redis, or NULL */
     PsTestChild *collector;
     int fd;
     guint16 port;
@@ -276,11 +281,13 @@ collector_spawn(Stream *stream, const char *const *options)
 }
 
 /* Starts Redis and the collector (--dump, so records received can be counted, flushing every
- * second, plus extra options); FALSE when the test was skipped or failed. */
+ * second, plus extra options), through a proxy that can lose replies if asked; FALSE when the
+ * test was skipped or failed. */
 static gboolean
-stream_start(Stream *stream, const char *const *extra)
+stream_start_via(Stream *stream, const char *const *extra, gboolean proxied)
 {
     g_autoptr(GPtrArray) options = g_ptr_array_new();
+    g_autofree gchar *proxy_path = NULL;
 
     memset(stream, 0, sizeof(*stream));
     stream->fd = -1;
@@ -289,8 +296,14 @@ stream_start(Stream *stream, const char *const *extra)
     stream->redis = ps_test_redis_start();
     if (stream->redis == NULL)
         return FALSE;
+    if (proxied) {
+        proxy_path = g_build_filename(ps_test_redis_dir(stream->redis), "proxy.sock", NULL);
+        stream->proxy = ps_test_proxy_new(ps_test_redis_socket(stream->redis), proxy_path);
+        if (stream->proxy == NULL)
+            return FALSE;
+    }
     g_ptr_array_add(options, "--redis");
-    g_ptr_array_add(options, (gpointer)ps_test_redis_socket(stream->redis));
+    g_ptr_array_add(options, proxied ? proxy_path : (gpointer)ps_test_redis_socket(stream->redis));
     g_ptr_array_add(options, "--flush-interval");
     g_ptr_array_add(options, "1");
     g_ptr_array_add(options, "--collector-id");
@@ -298,12 +311,17 @@ stream_start(Stream *stream, const char *const *extra)
     for (guint i = 0; extra != NULL && extra[i] != NULL; i++)
         g_ptr_array_add(options, (gpointer)extra[i]);
     g_ptr_array_add(options, NULL);
-    stream->collector =
-        collector_spawn(stream, (const char *const *)options->pdata);
+    stream->collector = collector_spawn(stream, (const char *const *)options->pdata);
     if (stream->collector == NULL)
         return FALSE;
     stream->fd = ps_test_udp_connect("127.0.0.1", stream->port);
     return stream->fd >= 0;
+}
+
+static gboolean
+stream_start(Stream *stream, const char *const *extra)
+{
+    return stream_start_via(stream, extra, FALSE);
 }
 
 static void
@@ -312,6 +330,7 @@ stream_clear(Stream *stream)
     if (stream->fd >= 0)
         close(stream->fd);
     g_clear_pointer(&stream->collector, ps_test_child_free);
+    g_clear_pointer(&stream->proxy, ps_test_proxy_free);
     g_clear_pointer(&stream->redis, ps_test_redis_free);
 }
 
@@ -501,6 +520,67 @@ test_sigterm_mid_bucket(void)
     stream_clear(&stream);
 }
 
+#define APPLIED_ONCE "reply was lost had been applied"
+
+/* Totals in minute and hour buckets equal what was sent; every bucket closed. */
+static void
+assert_all_written(Stream *stream)
+{
+    Totals minutes = redis_totals(stream->redis, 60), hours = redis_totals(stream->redis, 3600);
+
+    log_totals("sent", &stream->sent);
+    log_totals("in Redis (minutes)", &minutes);
+    log_totals("in Redis (hours)", &hours);
+    assert_totals_equal(&stream->sent, &minutes);
+    assert_totals_equal(&stream->sent, &hours);
+    g_assert_cmpuint(assert_buckets_closed(stream->redis), >, 0);
+}
+
+/* The flush's counters transaction (its EXEC) reaches Redis, its replies do not. */
+static void
+test_counters_reply_lost(void)
+{
+    Stream stream;
+
+    if (!stream_start_via(&stream, NULL, TRUE)) {
+        stream_clear(&stream);
+        return;
+    }
+    send_for(&stream, 2500);
+    ps_test_proxy_lose_replies_after(stream.proxy, "$4\r\nEXEC\r\n");
+    send_for(&stream, 2000);
+    g_assert_cmpuint(ps_test_proxy_connections_cut(stream.proxy), ==, 1);
+    if (!pump_until_logged(stream.collector, APPLIED_ONCE, REPLY_LOST_MS))
+        ps_test_child_log_stderr(stream.collector, "collector");
+    send_for(&stream, 2000);
+    stream_stop(&stream);
+    ps_test_child_log_stderr(stream.collector, "collector");
+    assert_all_written(&stream);
+    g_assert_cmpuint(ps_test_lines_count(stream.collector->err, APPLIED_ONCE), ==, 1);
+    stream_clear(&stream);
+}
+
+/* At exit, the transaction closing a minute bucket (top sources, hour roll-up, closed marker)
+ * reaches Redis, its replies do not. */
+static void
+test_close_reply_lost(void)
+{
+    Stream stream;
+
+    if (!stream_start_via(&stream, NULL, TRUE)) {
+        stream_clear(&stream);
+        return;
+    }
+    send_for(&stream, 3000);
+    ps_test_proxy_lose_replies_after(stream.proxy, "ps:closed:60");
+    stream_stop(&stream);
+    ps_test_child_log_stderr(stream.collector, "collector");
+    g_assert_cmpuint(ps_test_proxy_connections_cut(stream.proxy), ==, 1);
+    assert_all_written(&stream);
+    g_assert_cmpuint(ps_test_lines_count(stream.collector->err, APPLIED_ONCE), ==, 1);
+    stream_clear(&stream);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -508,6 +588,8 @@ main(int argc, char **argv)
     g_test_add_func("/collector-redis/redis-gone", test_redis_gone);
     g_test_add_func("/collector-redis/outage-30s", test_outage);
     g_test_add_func("/collector-redis/max-pending-drops", test_memory_bound);
+    g_test_add_func("/collector-redis/counters-reply-lost", test_counters_reply_lost);
+    g_test_add_func("/collector-redis/close-reply-lost", test_close_reply_lost);
     g_test_add_func("/collector-redis/sigterm-mid-bucket", test_sigterm_mid_bucket);
     return g_test_run();
 }

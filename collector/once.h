@@ -1,0 +1,43 @@
+/* Redis transactions that apply once, even when their reply is lost.
+ *
+ * A pipeline whose reply times out (a slow Redis) or whose connection drops after EXEC was
+ * sent may or may not have been applied: resending it blindly counts its HINCRBYs twice, not
+ * resending loses them. So every transaction that adds (counters, roll-ups, top sources) also
+ * sets a token in this collector's registration hash, inside the transaction; before sending
+ * one again after a lost reply the flush thread
+ *   1. kills its lost connection (CLIENT KILL ID), so a transaction still unread there can no
+ *      longer run: from then on its outcome is final;
+ *   2. WATCHes the hash and reads the token: equal, the transaction is in and is skipped;
+ *      otherwise it is sent again, and EXEC refuses it should the lost one land meanwhile
+ *      (where ACLs deny CLIENT KILL, that is the only guard).
+ * Knows nothing of what the transactions write. */
+#pragma once
+
+#include "redis.h"
+
+#define PS_ONCE_FIELD "applied" /* field of ps:collector:<id> holding the last token */
+
+/* Inside MULTI: sets key's token field, so that the transaction carries its own receipt. */
+void ps_once_mark(PsRedisPipeline *pipeline, const char *key, const char *token);
+
+/* After a lost reply, on a new connection: TRUE with *applied once the lost transaction's fate
+ * is known. With *applied FALSE the key is WATCHed: send the transaction next, and treat an
+ * aborted EXEC (ps_once_aborted) as another lost reply. lost_client is the CLIENT ID of the
+ * connection the reply was lost on (0: unknown). */
+gboolean ps_once_check(redisContext *redis, const char *key, const char *token, gint64 lost_client,
+                       gboolean *applied, GError **error);
+
+/* The CLIENT ID of a fresh connection, 0 when Redis will not tell (ACLs). */
+gint64 ps_once_client_id(redisContext *redis);
+
+/* Reply callback state for the pipeline holding a transaction: which reply is its EXEC, and
+ * whether EXEC answered nil (a WATCHed key changed: nothing was applied). */
+typedef struct {
+    guint exec_index;
+    gboolean aborted;
+} PsOnceExec;
+
+/* Appends EXEC and notes its index in exec. */
+void ps_once_exec(PsRedisPipeline *pipeline, PsOnceExec *exec);
+/* A PsRedisReplyFn for ps_redis_pipeline_finish, user_data a PsOnceExec. */
+void ps_once_on_reply(guint index, redisReply *reply, gpointer user_data);
