@@ -29,10 +29,11 @@ struct PsFlush {
     GMutex lock; /* guards stats and the pending count seen by drain */
     GCond drained;
     PsFlushStats stats;
-    GQueue pending;      /* PsFlushBatch, oldest first; thread only */
-    redisContext *redis; /* thread only */
-    gint64 client_id;    /* of redis (CLIENT ID), 0 if unknown */
-    gint64 lost_client;  /* of the connection the last reply was lost on */
+    GQueue pending;           /* PsFlushBatch, oldest first; thread only */
+    redisContext *redis;      /* thread only */
+    PsOnceClient client;      /* redis's id and name */
+    PsOnceClient lost_client; /* the connection the last reply was lost on */
+    guint connections;
     guint64 next_sequence;
     gint64 started_us; /* with a batch's sequence, makes its tokens unique */
     gint64 next_attempt_us;
@@ -217,7 +218,7 @@ needs_sending(PsFlush *flush, PsFlushBatch *batch, const char *token, gboolean *
     *send = TRUE;
     if (!batch->reply_lost)
         return TRUE;
-    if (!ps_once_check(flush->redis, flush->collector_key, token, flush->lost_client, &applied,
+    if (!ps_once_check(flush->redis, flush->collector_key, token, &flush->lost_client, &applied,
                        error))
         return FALSE;
     batch->reply_lost = FALSE;
@@ -540,13 +541,26 @@ take_queued(PsFlush *flush, guint wait_ms)
         drop_oldest(flush, "Redis unreachable and the memory bound for held flushes reached");
 }
 
+/* Names the new connection after this collector, so that CLIENT LIST shows whose it is and
+ * once.h can recognise it. */
+static void
+connected(PsFlush *flush)
+{
+    g_autofree gchar *name =
+        g_strdup_printf("portsurge-collector:%s:%" G_GINT64_FORMAT ":%u", flush->collector_id,
+                        flush->started_s, ++flush->connections);
+
+    g_strcanon(name, G_CSET_a_2_z G_CSET_A_2_Z G_CSET_DIGITS ":-_.", '_');
+    ps_once_connected(flush->redis, name, &flush->client);
+}
+
 static void
 connection_failed(PsFlush *flush, const GError *error)
 {
     g_autofree gchar *where = ps_redis_address_describe(&flush->address);
 
     if (flush->redis != NULL)
-        flush->lost_client = flush->client_id; /* once.h: killed before anything is resent */
+        flush->lost_client = flush->client; /* once.h: killed before anything is resent */
     g_clear_pointer(&flush->redis, redisFree);
     /* exponential backoff with jitter, so several collectors do not retry in step */
     flush->backoff_ms = MIN(MAX(flush->backoff_ms * 2, 100u), flush->config.backoff_max_ms);
@@ -575,7 +589,7 @@ write_pending(PsFlush *flush)
                 connection_failed(flush, error);
                 return;
             }
-            flush->client_id = ps_once_client_id(flush->redis);
+            connected(flush);
         }
         if (!write_batch(flush, batch, &error)) {
             connection_failed(flush, error);

@@ -10,13 +10,38 @@ ps_once_mark(PsRedisPipeline *pipeline, const char *key, const char *token)
     ps_redis_pipeline_command(pipeline, "HSET", key, PS_ONCE_FIELD, token, NULL);
 }
 
-gint64
-ps_once_client_id(redisContext *redis)
+void
+ps_once_connected(redisContext *redis, const char *name, PsOnceClient *client)
 {
     g_autoptr(GError) error = NULL;
-    g_autoptr(redisReply) reply = ps_redis_call(redis, &error, "CLIENT", "ID", NULL);
+    g_autoptr(redisReply) named = ps_redis_call(redis, &error, "CLIENT", "SETNAME", name, NULL);
+    g_autoptr(redisReply) id =
+        named != NULL ? ps_redis_call(redis, &error, "CLIENT", "ID", NULL) : NULL;
 
-    return reply != NULL && reply->type == REDIS_REPLY_INTEGER ? reply->integer : 0;
+    g_strlcpy(client->name, name, sizeof(client->name));
+    client->id = id != NULL && id->type == REDIS_REPLY_INTEGER ? id->integer : 0;
+}
+
+/* Kills the lost connection if it is still there (its outcome then is final); errors (no
+ * such client, not allowed, an old Redis) leave it to WATCH alone. */
+static void
+kill_lost(redisContext *redis, const PsOnceClient *lost)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(redisReply) list = NULL;
+    g_autofree gchar *name = g_strdup_printf(" name=%s ", lost->name);
+    char id[24];
+
+    if (lost->id <= 0)
+        return;
+    g_snprintf(id, sizeof(id), "%" G_GINT64_FORMAT, lost->id);
+    list = ps_redis_call(redis, &error, "CLIENT", "LIST", "ID", id, NULL);
+    /* the same id on a restarted Redis is somebody else */
+    if (list != NULL && list->type == REDIS_REPLY_STRING && strstr(list->str, name) != NULL) {
+        g_autoptr(redisReply) killed =
+            ps_redis_call(redis, &error, "CLIENT", "KILL", "ID", id, NULL);
+        g_debug("killed the connection whose reply was lost: %s", killed != NULL ? "yes" : "no");
+    }
 }
 
 /* Reads the token after killing the lost connection and watching the key. */
@@ -35,20 +60,15 @@ on_check_reply(guint index, redisReply *reply, gpointer user_data)
 }
 
 gboolean
-ps_once_check(redisContext *redis, const char *key, const char *token, gint64 lost_client,
+ps_once_check(redisContext *redis, const char *key, const char *token, const PsOnceClient *lost,
               gboolean *applied, GError **error)
 {
     PsRedisPipeline pipeline;
     TokenReply read = {0};
-    char client[24];
     gboolean ok;
 
+    kill_lost(redis, lost);
     ps_redis_pipeline_init(&pipeline, redis);
-    /* its error reply (no such client: already gone; or not allowed) changes nothing below */
-    if (lost_client > 0) {
-        g_snprintf(client, sizeof(client), "%" G_GINT64_FORMAT, lost_client);
-        ps_redis_pipeline_command(&pipeline, "CLIENT", "KILL", "ID", client, NULL);
-    }
     ps_redis_pipeline_command(&pipeline, "WATCH", key, NULL);
     read.token_index = pipeline.pending;
     ps_redis_pipeline_command(&pipeline, "HGET", key, PS_ONCE_FIELD, NULL);

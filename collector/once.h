@@ -5,8 +5,9 @@
  * resending loses them. So every transaction that adds (counters, roll-ups, top sources) also
  * sets a token in this collector's registration hash, inside the transaction; before sending
  * one again after a lost reply the flush thread
- *   1. kills its lost connection (CLIENT KILL ID), so a transaction still unread there can no
- *      longer run: from then on its outcome is final;
+ *   1. kills its lost connection (CLIENT KILL ID, once CLIENT LIST shows that id still has
+ *      the name this collector gave it: ids start again when Redis restarts), so a
+ *      transaction still unread there can no longer run: from then on its outcome is final;
  *   2. WATCHes the hash and reads the token: equal, the transaction is in and is skipped;
  *      otherwise it is sent again, and EXEC refuses it should the lost one land meanwhile
  *      (where ACLs deny CLIENT KILL, that is the only guard).
@@ -20,15 +21,22 @@
 /* Inside MULTI: sets key's token field, so that the transaction carries its own receipt. */
 void ps_once_mark(PsRedisPipeline *pipeline, const char *key, const char *token);
 
+/* A connection's CLIENT ID and the name it was given (CLIENT SETNAME), so that it can be told
+ * apart after a Redis restart; id 0 when Redis will not tell (ACLs, old versions). */
+typedef struct {
+    gint64 id;
+    char name[128];
+} PsOnceClient;
+
+/* Names a fresh connection (name: no spaces) and asks its id. */
+void ps_once_connected(redisContext *redis, const char *name, PsOnceClient *client);
+
 /* After a lost reply, on a new connection: TRUE with *applied once the lost transaction's fate
  * is known. With *applied FALSE the key is WATCHed: send the transaction next, and treat an
- * aborted EXEC (ps_once_aborted) as another lost reply. lost_client is the CLIENT ID of the
- * connection the reply was lost on (0: unknown). */
-gboolean ps_once_check(redisContext *redis, const char *key, const char *token, gint64 lost_client,
-                       gboolean *applied, GError **error);
-
-/* The CLIENT ID of a fresh connection, 0 when Redis will not tell (ACLs). */
-gint64 ps_once_client_id(redisContext *redis);
+ * aborted EXEC (PsOnceExec.aborted) as another lost reply. lost is the connection the reply
+ * was lost on. */
+gboolean ps_once_check(redisContext *redis, const char *key, const char *token,
+                       const PsOnceClient *lost, gboolean *applied, GError **error);
 
 /* Reply callback state for the pipeline holding a transaction: which reply is its EXEC, and
  * whether EXEC answered nil (a WATCHed key changed: nothing was applied). */

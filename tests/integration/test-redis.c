@@ -16,6 +16,7 @@
 #include "builder.h"
 #include "integ-util.h"
 #include "keys.h"
+#include "once.h"
 #include "packets.h"
 #include "portproto.h"
 #include "redis-server.h"
@@ -172,8 +173,8 @@ v5_packet(PsPacket *packet, guint32 unix_secs, guint32 sequence, guint16 samplin
     g_assert_cmpuint(n, <=, V5_MAX);
     for (guint i = 0; i < n; i++) {
         const Record *r = &records[i];
-        v5[i] = (PsV5TestRecord){r->src, r->dst, r->src_port, r->dst_port, r->proto, r->flags,
-                                 r->packets, r->bytes, uptime - 2000, uptime};
+        v5[i] = (PsV5TestRecord){r->src,   r->dst,     r->src_port, r->dst_port,   r->proto,
+                                 r->flags, r->packets, r->bytes,    uptime - 2000, uptime};
     }
     ps_packet_v5(packet, &header, n, v5, n);
 }
@@ -441,7 +442,6 @@ assert_heartbeat(redisContext *context, const char *id, gint64 last_closed)
     g_assert_cmpint(ps_test_redis_hget_int(context, key, "last_flush"), >, 0);
     g_assert_cmpint(got, ==, last_closed);
 }
-
 
 /* ---- (a) crafted flows ---- */
 
@@ -977,6 +977,64 @@ test_two_collectors(Fixture *fixture, gconstpointer data)
     assert_heartbeat(context, "b", B1);
 }
 
+/* once.h: after a lost reply the check kills the lost connection only while CLIENT LIST shows
+ * it under the name it was given (a restarted Redis gives its id to somebody else), and tells
+ * an applied transaction (its token set) from one that is not. */
+static void
+test_once_check(Fixture *fixture, gconstpointer data)
+{
+    g_autoptr(redisContext) lost = NULL;
+    g_autoptr(redisContext) other = NULL;
+    g_autoptr(redisContext) retry = NULL;
+    g_autoptr(redisReply) reply = NULL;
+    PsOnceClient lost_client, other_client, impostor;
+    gboolean applied = TRUE;
+    char id[24];
+
+    (void)data;
+    if (fixture->redis == NULL)
+        return;
+    lost = ps_test_redis_connect(fixture->redis);
+    other = ps_test_redis_connect(fixture->redis);
+    retry = ps_test_redis_connect(fixture->redis);
+    ps_once_connected(lost, "portsurge-collector:t:1", &lost_client);
+    ps_once_connected(other, "someone-else", &other_client);
+    g_assert_cmpint(lost_client.id, >, 0);
+
+    /* other's id under our name, as after a restart: left alone */
+    impostor = other_client;
+    g_strlcpy(impostor.name, "portsurge-collector:t:0", sizeof(impostor.name));
+    g_assert_true(ps_once_check(retry, "ps:collector:t", "1.2.0", &impostor, &applied, NULL));
+    g_assert_false(applied);
+    reply = ps_test_redis_command(other, "PING", NULL);
+    g_assert_cmpint(reply->type, ==, REDIS_REPLY_STATUS);
+    g_clear_pointer(&reply, freeReplyObject);
+    reply = ps_test_redis_command(retry, "UNWATCH", NULL);
+    g_clear_pointer(&reply, freeReplyObject);
+
+    /* the lost connection's transaction landed: the check says so and kills it */
+    reply = ps_test_redis_command(fixture->context, "HSET", "ps:collector:t", PS_ONCE_FIELD,
+                                  "1.2.0", NULL);
+    g_clear_pointer(&reply, freeReplyObject);
+    g_assert_true(ps_once_check(retry, "ps:collector:t", "1.2.0", &lost_client, &applied, NULL));
+    g_assert_true(applied);
+    g_snprintf(id, sizeof(id), "%" G_GINT64_FORMAT, lost_client.id);
+    reply = ps_test_redis_command(fixture->context, "CLIENT", "LIST", "ID", id, NULL);
+    g_assert_cmpstr(reply->str, ==, ""); /* gone */
+    g_clear_pointer(&reply, freeReplyObject);
+
+    /* another token: not applied, and the key is watched until EXEC */
+    g_assert_true(ps_once_check(retry, "ps:collector:t", "1.3.0", &lost_client, &applied, NULL));
+    g_assert_false(applied);
+    reply = ps_test_redis_command(fixture->context, "HSET", "ps:collector:t", PS_ONCE_FIELD,
+                                  "1.3.0", NULL);
+    g_clear_pointer(&reply, freeReplyObject);
+    reply = ps_test_redis_command(retry, "MULTI", NULL);
+    g_clear_pointer(&reply, freeReplyObject);
+    reply = ps_test_redis_command(retry, "EXEC", NULL);
+    g_assert_cmpint(reply->type, ==, REDIS_REPLY_NIL); /* refused: the lost one landed */
+}
+
 /* Redis URLs: an IPv6 host in brackets is taken out of them; a lone or unbalanced bracket is
  * refused (the configuration fuzzer found "[" read one byte before the host). */
 static void
@@ -1007,6 +1065,8 @@ main(int argc, char **argv)
     g_test_add_func("/redis/address-parse", test_address_parse);
     g_test_log_set_fatal_handler(ps_test_fatal_unless_libfixbuf, NULL);
     g_test_add("/redis/crafted/counters-top-expiry", Fixture, NULL, fixture_setup, test_crafted,
+               fixture_teardown);
+    g_test_add("/redis/once-check", Fixture, NULL, fixture_setup, test_once_check,
                fixture_teardown);
     g_test_add("/redis/crafted/direction", Fixture, NULL, fixture_setup, test_direction,
                fixture_teardown);
