@@ -8,9 +8,13 @@
 #include "history.h"
 #include "keys.h"
 #include "notify.h"
+#include "once.h"
 #include "outbox.h"
 #include "redis.h"
+#include "snapshot.h"
 #include "state.h"
+
+#define TOKEN_LEN 48
 
 struct PsAlerter {
     PsAlerterConfig config;
@@ -22,6 +26,14 @@ struct PsAlerter {
     gpointer user_data;
     GHashTable *states; /* series -> PsSeriesState */
     gint64 last_cpu_us;
+    gint64 started_us;
+    guint connections;
+    PsOnceClient client; /* the connection (live), named for once.h */
+    PsOnceClient lost;   /* the one a bucket's saving failed on */
+    /* a bucket whose saving failed: the next run asks Redis whether it is in */
+    gint64 unsaved_t;
+    PsSnapshot *unsaved_before; /* its series' states before it; NULL: none */
+    GPtrArray *unsaved_emitted; /* its events, reported if it is in */
 };
 
 static void
@@ -40,8 +52,8 @@ copy_config(PsAlerter *alerter, const PsAlerterConfig *config)
 }
 
 PsAlerter *
-ps_alerter_new(const PsAlerterConfig *config, redisContext *redis, gboolean persist,
-               PsEventFn fn, gpointer user_data)
+ps_alerter_new(const PsAlerterConfig *config, redisContext *redis, gboolean persist, PsEventFn fn,
+               gpointer user_data)
 {
     PsAlerter *alerter = g_new0(PsAlerter, 1);
 
@@ -51,7 +63,18 @@ ps_alerter_new(const PsAlerterConfig *config, redisContext *redis, gboolean pers
     alerter->fn = fn;
     alerter->user_data = user_data;
     alerter->states = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    alerter->started_us = g_get_real_time();
+    if (redis != NULL)
+        ps_alerter_set_redis(alerter, redis);
     return alerter;
+}
+
+static void
+clear_unsaved(PsAlerter *alerter)
+{
+    g_clear_pointer(&alerter->unsaved_before, ps_snapshot_free);
+    g_clear_pointer(&alerter->unsaved_emitted, g_ptr_array_unref);
+    alerter->unsaved_t = 0;
 }
 
 void
@@ -60,6 +83,7 @@ ps_alerter_free(PsAlerter *alerter)
     if (alerter == NULL)
         return;
     g_hash_table_unref(alerter->states);
+    clear_unsaved(alerter);
     g_clear_pointer(&alerter->config.receivers, g_ptr_array_unref);
     g_free(alerter->prefix);
     g_strfreev(alerter->watched);
@@ -69,7 +93,14 @@ ps_alerter_free(PsAlerter *alerter)
 void
 ps_alerter_set_redis(PsAlerter *alerter, redisContext *redis)
 {
+    g_autofree gchar *name = NULL;
+
     alerter->redis = redis;
+    if (!alerter->persist)
+        return;
+    name = g_strdup_printf("portsurge-alerter:%" G_GINT64_FORMAT ":%u",
+                           alerter->started_us / G_USEC_PER_SEC, ++alerter->connections);
+    ps_once_connected(redis, name, &alerter->client);
 }
 
 void
@@ -117,9 +148,9 @@ add_name(GPtrArray *names, GHashTable *seen, const char *name)
 static GPtrArray *
 series_to_evaluate(PsAlerter *alerter, const PsHistoryReader *reader, gint64 t, GError **error)
 {
-    g_autoptr(GPtrArray) active = ps_history_active_series(
-        reader, t, alerter->config.min_sources, alerter->config.min_flows,
-        alerter->config.max_series, error);
+    g_autoptr(GPtrArray) active =
+        ps_history_active_series(reader, t, alerter->config.min_sources, alerter->config.min_flows,
+                                 alerter->config.max_series, error);
     GPtrArray *names = g_ptr_array_new_with_free_func(g_free);
     g_autoptr(GHashTable) seen = g_hash_table_new(g_str_hash, g_str_equal);
     GHashTableIter iter;
@@ -237,11 +268,21 @@ messages_of(PsAlerter *alerter, GPtrArray *emitted, GError **error)
     return all;
 }
 
+/* The token of bucket t's saving (once.h). */
+static void
+unsaved_token(const PsAlerter *alerter, gint64 t, char token[TOKEN_LEN])
+{
+    g_snprintf(token, TOKEN_LEN, "%" G_GINT64_FORMAT ".%" G_GINT64_FORMAT, alerter->started_us, t);
+}
+
 static gboolean
 persist(PsAlerter *alerter, gint64 t, GPtrArray *names, GPtrArray *emitted, GError **error)
 {
     g_autoptr(GPtrArray) messages = messages_of(alerter, emitted, error);
+    g_autofree gchar *progress = ps_key_alerter(alerter->prefix);
+    char token[TOKEN_LEN];
     PsRedisPipeline pipeline;
+    PsOnceExec exec;
     gboolean ok;
 
     if (messages == NULL)
@@ -259,9 +300,50 @@ persist(PsAlerter *alerter, gint64 t, GPtrArray *names, GPtrArray *emitted, GErr
     for (guint i = 0; i < messages->len; i++)
         ps_outbox_append(&pipeline, alerter->prefix, g_ptr_array_index(messages, i));
     ps_state_append_progress(&pipeline, alerter->prefix, t);
-    ps_redis_pipeline_command(&pipeline, "EXEC", NULL);
-    ok = ps_redis_pipeline_run(&pipeline, NULL, NULL, "saving alert state", error);
+    unsaved_token(alerter, t, token);
+    ps_once_mark(&pipeline, progress, token);
+    ps_once_exec(&pipeline, &exec);
+    ok = ps_redis_pipeline_run(&pipeline, ps_once_on_reply, &exec, "saving alert state", error);
+    if (ok && exec.aborted) {
+        g_set_error(error, PS_REDIS_ERROR, PS_REDIS_ERROR_IO,
+                    "saving alert state: EXEC refused (an earlier attempt landed meanwhile)");
+        ok = FALSE;
+    }
     return ok;
+}
+
+static void
+report(PsAlerter *alerter, GPtrArray *emitted)
+{
+    for (guint i = 0; i < emitted->len; i++) {
+        Emitted *e = g_ptr_array_index(emitted, i);
+        alerter->fn(e->series, e->watched, &e->event, e->json, alerter->user_data);
+    }
+}
+
+/* Whether bucket t, whose saving failed, is in Redis after all (its reply was lost): then its
+ * states and events stand, and the events are reported now; otherwise its series' states are
+ * put back as they were before it, and it is evaluated again. */
+static gboolean
+settle_unsaved(PsAlerter *alerter, gint64 *after, GError **error)
+{
+    g_autofree gchar *progress = ps_key_alerter(alerter->prefix);
+    char token[TOKEN_LEN];
+    gboolean applied;
+
+    unsaved_token(alerter, alerter->unsaved_t, token);
+    if (!ps_once_check(alerter->redis, progress, token, &alerter->lost, &applied, error))
+        return FALSE;
+    if (applied) {
+        g_message("bucket %" G_GINT64_FORMAT " was saved although its reply was lost",
+                  alerter->unsaved_t);
+        report(alerter, alerter->unsaved_emitted);
+        *after = MAX(*after, alerter->unsaved_t);
+    } else {
+        ps_snapshot_restore(alerter->unsaved_before, alerter->states);
+    }
+    clear_unsaved(alerter);
+    return TRUE;
 }
 
 /* TRUE while any member of the broad scan that began at `at` is still open. */
@@ -283,8 +365,8 @@ broad_scan_open(PsAlerter *alerter, gint64 at)
 static GPtrArray *
 top_sources(PsAlerter *alerter, gint64 t, const char *series)
 {
-    g_autofree gchar *key = ps_key_bucket_series(alerter->prefix, alerter->config.step, t, "top",
-                                                 series);
+    g_autofree gchar *key =
+        ps_key_bucket_series(alerter->prefix, alerter->config.step, t, "top", series);
     const char *argv[] = {"ZREVRANGE", key, "0", "9"};
     g_autoptr(redisReply) reply = redisCommandArgv(alerter->redis, 4, argv, NULL);
     GPtrArray *sources = g_ptr_array_new_with_free_func(g_free);
@@ -414,8 +496,8 @@ merge_broad_scan(PsAlerter *alerter, gint64 t, GPtrArray *emitted)
     }
     if (opened->len > 0) {
         g_autoptr(GPtrArray) ports = absorb_members(alerter, t, opened, shared);
-        g_ptr_array_add(kept, broad_scan_event(g_ptr_array_index(opened, 0), PS_EVENT_OPEN, t,
-                                               ports, shared));
+        g_ptr_array_add(
+            kept, broad_scan_event(g_ptr_array_index(opened, 0), PS_EVENT_OPEN, t, ports, shared));
     }
     /* members of a broad scan say nothing on their own */
     while (emitted->len > 0) {
@@ -448,10 +530,13 @@ ps_alerter_process(PsAlerter *alerter, gint64 t, GError **error)
     g_autoptr(GPtrArray) emitted = g_ptr_array_new_with_free_func((GDestroyNotify)emitted_free);
     g_autofree PsSample *samples = NULL;
     g_autofree PsHistory *histories = NULL;
+    g_autoptr(PsSnapshot) before = NULL;
     gint64 cpu_start;
 
     if (names == NULL || !read_bucket(alerter, t, names, &samples, &histories, error))
         return FALSE;
+    if (alerter->persist)
+        before = ps_snapshot_take(alerter->states, names);
     cpu_start = cpu_now_us();
     for (guint i = 0; i < names->len; i++) {
         const char *series = g_ptr_array_index(names, i);
@@ -478,12 +563,14 @@ ps_alerter_process(PsAlerter *alerter, gint64 t, GError **error)
     alerter->last_cpu_us = cpu_now_us() - cpu_start;
     merge_broad_scan(alerter, t, emitted);
     /* state first: an event is reported only once it is saved, so a restart repeats none */
-    if (alerter->persist && !persist(alerter, t, names, emitted, error))
+    if (alerter->persist && !persist(alerter, t, names, emitted, error)) {
+        alerter->unsaved_t = t;
+        alerter->unsaved_before = g_steal_pointer(&before);
+        alerter->unsaved_emitted = g_steal_pointer(&emitted);
+        alerter->lost = alerter->client;
         return FALSE;
-    for (guint i = 0; i < emitted->len; i++) {
-        Emitted *e = g_ptr_array_index(emitted, i);
-        alerter->fn(e->series, e->watched, &e->event, e->json, alerter->user_data);
     }
+    report(alerter, emitted);
     return TRUE;
 }
 
@@ -491,9 +578,13 @@ gboolean
 ps_alerter_run(PsAlerter *alerter, gint64 after, gint64 until, gint64 *last, GError **error)
 {
     PsHistoryReader reader = {alerter->redis, alerter->prefix, alerter->config.step};
-    g_autoptr(GArray) buckets = ps_history_closed_buckets(&reader, after, until, error);
+    g_autoptr(GArray) buckets = NULL;
 
     *last = after;
+    if (alerter->unsaved_before != NULL && !settle_unsaved(alerter, &after, error))
+        return FALSE;
+    *last = after;
+    buckets = ps_history_closed_buckets(&reader, after, until, error);
     if (buckets == NULL)
         return FALSE;
     for (guint i = 0; i < buckets->len; i++) {

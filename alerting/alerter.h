@@ -11,10 +11,10 @@ typedef struct {
     PsDetectConfig detect;
     const char *prefix;
     guint step;
-    gchar **watched;      /* series names ("tcp/445"); directions of them are watched too */
-    double min_sources;   /* a port is evaluated when its bucket has this many sources ... */
-    double min_flows;     /* ... or this many flows */
-    guint max_series;     /* busiest first, besides the watched ones */
+    gchar **watched;        /* series names ("tcp/445"); directions of them are watched too */
+    double min_sources;     /* a port is evaluated when its bucket has this many sources ... */
+    double min_flows;       /* ... or this many flows */
+    guint max_series;       /* busiest first, besides the watched ones */
     guint broad_scan_ports; /* more ports than this opening in one bucket with the same top
                              * sources are one "broad scan" incident (20) */
     GPtrArray *receivers;   /* PsReceiver: messages for them go to the outbox with each event
@@ -51,7 +51,8 @@ gboolean ps_alerter_run(PsAlerter *alerter, gint64 after, gint64 until, gint64 *
 /* Time of the evaluation of one bucket in the last call, in CPU microseconds (pure part). */
 gint64 ps_alerter_last_cpu_us(const PsAlerter *alerter);
 
-/* The Redis connection to use from now on (after a reconnect). */
+/* The Redis connection to use from now on (a new one, after a reconnect): named after the
+ * alerter (CLIENT SETNAME) so that a bucket whose saving failed can be settled (once.h). */
 void ps_alerter_set_redis(PsAlerter *alerter, redisContext *redis);
 
 /* Sets a new configuration (after a reload); state is kept. */

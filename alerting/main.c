@@ -113,9 +113,11 @@ on_poll(gpointer user_data)
     g_autoptr(GError) error = NULL;
     gint64 last = self->last_bucket;
 
-    if (self->redis == NULL && !reconnect(self))
-        return G_SOURCE_CONTINUE;
-    ps_alerter_set_redis(self->alerter, self->redis);
+    if (self->redis == NULL) {
+        if (!reconnect(self))
+            return G_SOURCE_CONTINUE;
+        ps_alerter_set_redis(self->alerter, self->redis);
+    }
     if (!ps_alerter_run(self->alerter, self->last_bucket, G_MAXINT64, &last, &error)) {
         g_warning("evaluating buckets: %s; retrying", error->message);
         ps_alerter_metrics_redis_error(self->metrics);

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "event.h"
+#include "keys.h"
 #include "state.h"
 
 #define STATE_VERSION 2 /* 2: evidence ring and since_gap */
@@ -41,8 +42,7 @@ ps_state_load(redisContext *redis, const char *prefix, GHashTable *states, GErro
             const char *get[] = {"HGET", key, "state"};
             g_autoptr(redisReply) value = redisCommandArgv(redis, 3, get, NULL);
             Stored stored;
-            if (value == NULL || value->type != REDIS_REPLY_STRING ||
-                value->len != sizeof(Stored))
+            if (value == NULL || value->type != REDIS_REPLY_STRING || value->len != sizeof(Stored))
                 continue; /* another version: that series starts afresh */
             memcpy(&stored, value->str, sizeof(stored));
             if (stored.version != STATE_VERSION)
@@ -57,7 +57,7 @@ ps_state_load(redisContext *redis, const char *prefix, GHashTable *states, GErro
 gint64
 ps_state_last_bucket(redisContext *redis, const char *prefix)
 {
-    g_autofree gchar *key = g_strdup_printf("%salerter", prefix);
+    g_autofree gchar *key = ps_key_alerter(prefix);
     const char *argv[] = {"HGET", key, "last_bucket"};
     g_autoptr(redisReply) reply = redisCommandArgv(redis, 3, argv, NULL);
 
@@ -85,9 +85,11 @@ ps_state_append_series(PsRedisPipeline *pipeline, const char *prefix, const char
     stored.state.n_level = stored.state.level_next = 0;
     g_snprintf(opened, sizeof(opened), "%" G_GINT64_FORMAT, state->opened_at);
     {
-        const char *argv[] = {"HSET", key, "state", (const char *)&stored, "phase",
-                              state->phase == PS_PHASE_OPEN ? "open" : "cooldown", "severity",
-                              ps_severity_name(state->severity), "opened_at", opened};
+        const char *argv[] = {"HSET",      key,
+                              "state",     (const char *)&stored,
+                              "phase",     state->phase == PS_PHASE_OPEN ? "open" : "cooldown",
+                              "severity",  ps_severity_name(state->severity),
+                              "opened_at", opened};
         gsize lens[G_N_ELEMENTS(argv)];
         for (guint i = 0; i < G_N_ELEMENTS(argv); i++)
             lens[i] = i == 3 ? sizeof(stored) : strlen(argv[i]);
@@ -103,18 +105,19 @@ ps_state_append_event(PsRedisPipeline *pipeline, const char *prefix, const char 
     g_autofree gchar *id = ps_event_id(series, event);
     g_autofree gchar *bucket = g_strdup_printf("%" G_GINT64_FORMAT, event->bucket);
 
-    ps_redis_pipeline_command(pipeline, "XADD", stream, "MAXLEN", "~", PS_ALERTS_STREAM_MAXLEN,
-                              "*", "id", id, "event", ps_event_kind_name(event->kind), "series",
-                              series, "severity", ps_severity_name(event->severity), "bucket",
-                              bucket, "json", json, NULL);
+    ps_redis_pipeline_command(pipeline, "XADD", stream, "MAXLEN", "~", PS_ALERTS_STREAM_MAXLEN, "*",
+                              "id", id, "event", ps_event_kind_name(event->kind), "series", series,
+                              "severity", ps_severity_name(event->severity), "bucket", bucket,
+                              "json", json, NULL);
 }
 
 void
 ps_state_append_progress(PsRedisPipeline *pipeline, const char *prefix, gint64 bucket)
 {
-    g_autofree gchar *key = g_strdup_printf("%salerter", prefix);
+    g_autofree gchar *key = ps_key_alerter(prefix);
     g_autofree gchar *value = g_strdup_printf("%" G_GINT64_FORMAT, bucket);
-    g_autofree gchar *now = g_strdup_printf("%" G_GINT64_FORMAT, g_get_real_time() / G_USEC_PER_SEC);
+    g_autofree gchar *now =
+        g_strdup_printf("%" G_GINT64_FORMAT, g_get_real_time() / G_USEC_PER_SEC);
 
     ps_redis_pipeline_command(pipeline, "HSET", key, "last_bucket", value, "heartbeat", now,
                               "version", PS_VERSION, NULL);

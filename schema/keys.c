@@ -57,6 +57,12 @@ ps_key_exporter(const char *prefix, const char *address)
 }
 
 gchar *
+ps_key_alerter(const char *prefix)
+{
+    return g_strdup_printf("%salerter", prefix);
+}
+
+gchar *
 ps_key_outbox(const char *prefix)
 {
     return g_strdup_printf("%soutbox", prefix);

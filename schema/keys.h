@@ -9,13 +9,13 @@
 
 #include <glib.h>
 
-#define PS_SCHEMA_VERSION     "1"
+#define PS_SCHEMA_VERSION      "1"
 #define PS_KEYS_DEFAULT_PREFIX "ps:"
-#define PS_SERIES_OTHER       "other"
+#define PS_SERIES_OTHER        "other"
 /* Not a port: the bucket's data quality, fields "_q:lost" (export packets lost on the way),
  * "_q:unknown" (data sets without template), "_q:errors" (malformed packets), and
  * "_q:collectors" (collectors that closed the bucket). */
-#define PS_QUALITY_SERIES     "_q"
+#define PS_QUALITY_SERIES "_q"
 
 typedef enum {
     PS_DIRECTION_ALL = 0,
@@ -43,6 +43,8 @@ gchar *ps_key_closed(const char *prefix, guint step);
 /* "ps:collector:<id>" heartbeat hash; "ps:exporter:<address>" health hash. */
 gchar *ps_key_collector(const char *prefix, const char *id);
 gchar *ps_key_exporter(const char *prefix, const char *address);
+/* "ps:alerter": the alerter's progress hash. */
+gchar *ps_key_alerter(const char *prefix);
 /* ps:outbox (alert messages not yet accepted by their receiver) and ps:outbox:dead. */
 gchar *ps_key_outbox(const char *prefix);
 gchar *ps_key_outbox_dead(const char *prefix);

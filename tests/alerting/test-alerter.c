@@ -2,14 +2,17 @@
  * ps-seed through the schema library): a scan wave on tcp/445 gives exactly one incident, at
  * the right time with the right numbers, and its resolution; the daily and weekly peaks, a
  * flash crowd on tcp/443, a single-source backup to tcp/445 and a collector outage followed by
- * a 1.5x recovery give none; a restart in the middle repeats nothing. */
+ * a 1.5x recovery give none; a restart in the middle repeats nothing; Redis failing the
+ * saving of the bucket that opens the incident (the connection cut before it got through, or
+ * the reply lost after Redis applied it) neither loses nor repeats it. */
 #include "config.h"
 
 #include "alerter.h"
 #include "event.h"
 #include "keys.h"
-#include "redis.h"
+#include "redis-proxy.h"
 #include "redis-server.h"
+#include "redis.h"
 
 #define END        1700006400LL /* a Tuesday, 00:00 UTC */
 #define SCAN_START (END - 3 * 3600)
@@ -54,9 +57,12 @@ seeded_redis(void)
     const char *seed = g_getenv("PS_SEED");
     g_autoptr(GError) error = NULL;
     gint status = -1;
-    const char *argv[] = {seed, "--redis", NULL, "--end", end, "--days", "21", "--ports",
-                          "tcp/445,tcp/443,udp/53,tcp/22,tcp/3389", "--surge", scan, "--surge",
-                          crowd, "--surge", backup, "--outage", outage, NULL};
+    const char *argv[] = {seed,       "--redis", NULL,
+                          "--end",    end,       "--days",
+                          "21",       "--ports", "tcp/445,tcp/443,udp/53,tcp/22,tcp/3389",
+                          "--surge",  scan,      "--surge",
+                          crowd,      "--surge", backup,
+                          "--outage", outage,    NULL};
 
     if (redis == NULL)
         return NULL;
@@ -184,6 +190,82 @@ test_restart_repeats_nothing(void)
     freeReplyObject(state);
 }
 
+/* A connection through a proxy that can fail it, with a short timeout for a lost reply. */
+static redisContext *
+connect_via(const char *path)
+{
+    PsRedisAddress address = {.unix_path = (gchar *)path};
+    g_autoptr(GError) error = NULL;
+    redisContext *redis = ps_redis_connect(&address, 1000, &error);
+
+    g_assert_no_error(error);
+    return redis;
+}
+
+/* The saving of the bucket that opens the incident (the one with an XADD) fails; the alerter
+ * reconnects, as its main loop does, and goes on: one open and one resolve, in the stream and
+ * reported, and the incident's state saved. */
+static void
+saving_fails(gboolean cut)
+{
+    gchar *watched[] = {"tcp/445", "tcp/3389", "tcp/22", NULL};
+    g_autoptr(PsTestRedis) server = seeded_redis();
+    g_autoptr(PsTestProxy) proxy = NULL;
+    g_autoptr(redisContext) redis = NULL;
+    g_autoptr(redisContext) check = NULL;
+    g_autoptr(PsAlerter) alerter = NULL;
+    g_autoptr(GPtrArray) events = g_ptr_array_new_with_free_func((GDestroyNotify)seen_free);
+    g_autoptr(GError) error = NULL;
+    g_autofree gchar *path = NULL;
+    PsAlerterConfig config;
+    gint64 last = SCAN_START - 30 * STEP;
+    redisReply *state;
+
+    if (server == NULL)
+        return;
+    path = g_build_filename(ps_test_redis_dir(server), "proxy.sock", NULL);
+    proxy = ps_test_proxy_new(ps_test_redis_socket(server), path);
+    redis = connect_via(path);
+    alerter_config(&config, watched);
+    alerter = ps_alerter_new(&config, redis, TRUE, collect, events);
+    g_assert_true(ps_alerter_warm_up(alerter, last + STEP, &error));
+    if (cut)
+        ps_test_proxy_cut_before(proxy, "XADD");
+    else
+        ps_test_proxy_lose_replies_after(proxy, "XADD");
+    g_assert_false(ps_alerter_run(alerter, last, SCAN_START + 10 * STEP, &last, &error));
+    g_test_message("failed after bucket %" G_GINT64_FORMAT ": %s", last, error->message);
+    g_clear_error(&error);
+    g_assert_cmpuint(ps_test_proxy_failed(proxy), ==, 1);
+    g_assert_cmpuint(events->len, ==, 0); /* nothing reported before it is saved */
+
+    g_clear_pointer(&redis, redisFree);
+    redis = connect_via(path);
+    ps_alerter_set_redis(alerter, redis);
+    g_assert_true(ps_alerter_run(alerter, last, SCAN_START + SCAN_LEN + 30 * STEP, &last, &error));
+    g_assert_no_error(error);
+    g_assert_cmpuint(events->len, ==, 2);
+    g_assert_cmpint(((Seen *)g_ptr_array_index(events, 0))->event.kind, ==, PS_EVENT_OPEN);
+    g_assert_cmpint(((Seen *)g_ptr_array_index(events, 1))->event.kind, ==, PS_EVENT_RESOLVE);
+    check = ps_test_redis_connect(server);
+    g_assert_cmpuint(stream_length(check), ==, 2);
+    state = ps_test_redis_command(check, "HGET", "ps:alert:tcp/445", "phase", NULL);
+    g_assert_cmpstr(state->str, ==, "cooldown");
+    freeReplyObject(state);
+}
+
+static void
+test_saving_cut(void)
+{
+    saving_fails(TRUE);
+}
+
+static void
+test_saving_reply_lost(void)
+{
+    saving_fails(FALSE);
+}
+
 /* 25 ports scanned at once by the same source: one broad-scan incident, not 25. */
 static void
 test_broad_scan(void)
@@ -209,8 +291,8 @@ test_broad_scan(void)
     for (guint i = 0; i < 25; i++)
         g_ptr_array_add(argv, g_strdup_printf("--surge=tcp/%u@%lld+600*10", 8000 + i, SCAN_START));
     g_ptr_array_add(argv, NULL);
-    g_assert_true(g_spawn_sync(NULL, (gchar **)argv->pdata, NULL, G_SPAWN_STDOUT_TO_DEV_NULL,
-                               NULL, NULL, NULL, NULL, &status, &error));
+    g_assert_true(g_spawn_sync(NULL, (gchar **)argv->pdata, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL,
+                               NULL, NULL, NULL, &status, &error));
     g_assert_cmpint(status, ==, 0);
     redis = ps_test_redis_connect(server);
     run(redis, FALSE, SCAN_START - 20 * STEP, SCAN_START + 40 * STEP, events, FALSE);
@@ -239,5 +321,7 @@ main(int argc, char **argv)
     g_test_add_func("/alerter/scan-and-hard-negatives", test_scan_and_hard_negatives);
     g_test_add_func("/alerter/restart-repeats-nothing", test_restart_repeats_nothing);
     g_test_add_func("/alerter/broad-scan", test_broad_scan);
+    g_test_add_func("/alerter/saving-cut", test_saving_cut);
+    g_test_add_func("/alerter/saving-reply-lost", test_saving_reply_lost);
     return g_test_run();
 }

@@ -549,7 +549,7 @@ test_counters_reply_lost(void)
     send_for(&stream, 2500);
     ps_test_proxy_lose_replies_after(stream.proxy, "$4\r\nEXEC\r\n");
     send_for(&stream, 2000);
-    g_assert_cmpuint(ps_test_proxy_connections_cut(stream.proxy), ==, 1);
+    g_assert_cmpuint(ps_test_proxy_failed(stream.proxy), ==, 1);
     if (!pump_until_logged(stream.collector, APPLIED_ONCE, REPLY_LOST_MS))
         ps_test_child_log_stderr(stream.collector, "collector");
     send_for(&stream, 2000);
@@ -575,7 +575,7 @@ test_close_reply_lost(void)
     ps_test_proxy_lose_replies_after(stream.proxy, "ps:closed:60");
     stream_stop(&stream);
     ps_test_child_log_stderr(stream.collector, "collector");
-    g_assert_cmpuint(ps_test_proxy_connections_cut(stream.proxy), ==, 1);
+    g_assert_cmpuint(ps_test_proxy_failed(stream.proxy), ==, 1);
     assert_all_written(&stream);
     g_assert_cmpuint(ps_test_lines_count(stream.collector->err, APPLIED_ONCE), ==, 1);
     stream_clear(&stream);

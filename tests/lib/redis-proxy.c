@@ -20,8 +20,9 @@ struct PsTestProxy {
     GThread *acceptor;
     gint stopping;
     GMutex lock;   /* guards the fields below */
-    gchar *needle; /* armed: the next client to send it loses its replies */
-    guint cut;
+    gchar *needle; /* armed: the next client to send it fails */
+    gboolean cut;  /* ... by a cut, else by losing its replies */
+    guint failed;
     GPtrArray *links; /* Link */
 };
 
@@ -85,21 +86,26 @@ write_all(int fd, const char *data, gsize len)
     return TRUE;
 }
 
-/* Arms link to lose replies if the proxy is armed and the client's bytes (with the tail of
- * the previous read, so a needle split across reads is seen) hold the needle. */
-static void
+/* Fails link if the proxy is armed and the client's bytes (with the tail of the previous
+ * read, so a needle split across reads is seen) hold the needle: returns TRUE when the link is
+ * to be cut, else arms it to lose its replies. */
+static gboolean
 watch_needle(Link *link, GString *window)
 {
     PsTestProxy *proxy = link->proxy;
+    gboolean cut = FALSE;
 
     g_mutex_lock(&proxy->lock);
     if (proxy->needle != NULL &&
         memmem(window->str, window->len, proxy->needle, strlen(proxy->needle)) != NULL) {
-        g_atomic_int_set(&link->losing, TRUE);
+        cut = proxy->cut;
+        if (!cut)
+            g_atomic_int_set(&link->losing, TRUE);
         g_clear_pointer(&proxy->needle, g_free);
-        proxy->cut++;
+        proxy->failed++;
     }
     g_mutex_unlock(&proxy->lock);
+    return cut;
 }
 
 static gpointer
@@ -114,7 +120,10 @@ forward_to_server(gpointer data)
         if (n <= 0)
             break;
         g_string_append_len(window, buffer, n);
-        watch_needle(link, window);
+        if (watch_needle(link, window)) {
+            shutdown(link->client, SHUT_RDWR);
+            break;
+        }
         if (window->len > 64)
             g_string_erase(window, 0, window->len - 64);
         if (!write_all(link->server, buffer, (gsize)n))
@@ -189,24 +198,37 @@ ps_test_proxy_new(const char *upstream_path, const char *listen_path)
     return proxy;
 }
 
-void
-ps_test_proxy_lose_replies_after(PsTestProxy *proxy, const char *needle)
+static void
+arm(PsTestProxy *proxy, const char *needle, gboolean cut)
 {
     g_mutex_lock(&proxy->lock);
     g_free(proxy->needle);
     proxy->needle = g_strdup(needle);
+    proxy->cut = cut;
     g_mutex_unlock(&proxy->lock);
 }
 
-guint
-ps_test_proxy_connections_cut(PsTestProxy *proxy)
+void
+ps_test_proxy_lose_replies_after(PsTestProxy *proxy, const char *needle)
 {
-    guint cut;
+    arm(proxy, needle, FALSE);
+}
+
+void
+ps_test_proxy_cut_before(PsTestProxy *proxy, const char *needle)
+{
+    arm(proxy, needle, TRUE);
+}
+
+guint
+ps_test_proxy_failed(PsTestProxy *proxy)
+{
+    guint failed;
 
     g_mutex_lock(&proxy->lock);
-    cut = proxy->cut;
+    failed = proxy->failed;
     g_mutex_unlock(&proxy->lock);
-    return cut;
+    return failed;
 }
 
 void

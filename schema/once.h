@@ -1,12 +1,12 @@
 /* Redis transactions that apply once, even when their reply is lost.
  *
  * A pipeline whose reply times out (a slow Redis) or whose connection drops after EXEC was
- * sent may or may not have been applied: resending it blindly counts its HINCRBYs twice, not
- * resending loses them. So every transaction that adds (counters, roll-ups, top sources) also
- * sets a token in this collector's registration hash, inside the transaction; before sending
- * one again after a lost reply the flush thread
+ * sent may or may not have been applied: resending it blindly applies it twice (the
+ * collector's HINCRBYs, the alerter's events), not resending loses it. So every such
+ * transaction also sets a token in a hash of its writer (ps:collector:<id>, ps:alerter),
+ * inside the transaction; before sending one again after a lost reply the writer
  *   1. kills its lost connection (CLIENT KILL ID, once CLIENT LIST shows that id still has
- *      the name this collector gave it: ids start again when Redis restarts), so a
+ *      the name its writer gave it: ids start again when Redis restarts), so a
  *      transaction still unread there can no longer run: from then on its outcome is final;
  *   2. WATCHes the hash and reads the token: equal, the transaction is in and is skipped;
  *      otherwise it is sent again, and EXEC refuses it should the lost one land meanwhile
@@ -16,7 +16,7 @@
 
 #include "redis.h"
 
-#define PS_ONCE_FIELD "applied" /* field of ps:collector:<id> holding the last token */
+#define PS_ONCE_FIELD "applied" /* field of the writer's hash holding its last token */
 
 /* Inside MULTI: sets key's token field, so that the transaction carries its own receipt. */
 void ps_once_mark(PsRedisPipeline *pipeline, const char *key, const char *token);
