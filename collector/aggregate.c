@@ -740,11 +740,14 @@ take_bucket(const PsAggregate *aggregate, Bucket *bucket, gboolean closing)
         out.counts = series->counts;
         add_taken(&series->taken, &series->counts);
         out.total = series->taken;
-        out.sources = series->sources; /* ownership moves with the delta */
-        out.destinations = series->destinations;
+        if (closing) {
+            /* once a bucket: see PsSeriesDelta; ownership moves with the delta */
+            out.sources = series->sources;
+            out.destinations = series->destinations;
+            memset(&series->sources, 0, sizeof(PsHll));
+            memset(&series->destinations, 0, sizeof(PsHll));
+        }
         memset(&series->counts, 0, sizeof(series->counts));
-        memset(&series->sources, 0, sizeof(PsHll));
-        memset(&series->destinations, 0, sizeof(PsHll));
         series->dirty = FALSE;
         g_array_append_val(delta->series, out);
     }

@@ -61,7 +61,11 @@ typedef struct {
     char name[PS_SERIES_STRLEN];
     PsCounts counts; /* since the last take */
     PsCounts total;  /* since the bucket began (for the hour roll-up at close) */
-    PsHll sources;   /* registers changed since the last take (a max-union delta) */
+    /* The bucket's sketches, in its closing delta only: a PFMERGE costs Redis ~13 us whatever
+     * the sketch (it walks all 16384 registers), and merging every series' two sketches at
+     * every flush took Redis ~0.6 s of CPU per 5-s flush at 10,000 ports; once a bucket it is
+     * a twelfth of that. Distinct counts are read from closed buckets (nsrc, ndst) anyway. */
+    PsHll sources;
     PsHll destinations;
     GArray *top; /* PsTopSource, heaviest first; only when the bucket closes */
 } PsSeriesDelta;
