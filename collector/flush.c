@@ -504,9 +504,10 @@ drop_oldest(PsFlush *flush, const char *why)
                   batch->created_ms / 1000, why);
     else
         g_warning("dropped %" G_GUINT64_FORMAT " flows (%" G_GUINT64_FORMAT
-                  " packets, %" G_GUINT64_FORMAT " bytes) aggregated at %" G_GINT64_FORMAT ": %s",
+                  " packets, %" G_GUINT64_FORMAT " bytes) aggregated at %" G_GINT64_FORMAT ": %s%s",
                   batch->totals.flows, batch->totals.packets, batch->totals.bytes,
-                  batch->created_ms / 1000, why);
+                  batch->created_ms / 1000, why,
+                  batch->reply_lost ? " (sent once, reply lost: Redis may have them)" : "");
     ps_flush_batch_free(batch);
 }
 

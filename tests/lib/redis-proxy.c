@@ -90,11 +90,12 @@ write_all(int fd, const char *data, gsize len)
  * read, so a needle split across reads is seen) hold the needle: returns TRUE when the link is
  * to be cut, else arms it to lose its replies. */
 static gboolean
-watch_needle(Link *link, GString *window)
+watch_needle(Link *link, GString *window, const char *data, gsize len)
 {
     PsTestProxy *proxy = link->proxy;
     gboolean cut = FALSE;
 
+    g_string_append_len(window, data, (gssize)len);
     g_mutex_lock(&proxy->lock);
     if (proxy->needle != NULL &&
         memmem(window->str, window->len, proxy->needle, strlen(proxy->needle)) != NULL) {
@@ -105,50 +106,49 @@ watch_needle(Link *link, GString *window)
         proxy->failed++;
     }
     g_mutex_unlock(&proxy->lock);
+    if (window->len > 64)
+        g_string_erase(window, 0, (gssize)window->len - 64);
     return cut;
+}
+
+/* Copies one direction until either side ends: the client's bytes to Redis, watched for the
+ * needle (a cut ends the link before they get through), or Redis's replies to the client,
+ * dropped once the link loses them. */
+static void
+forward(Link *link, gboolean upstream)
+{
+    int from = upstream ? link->client : link->server;
+    int to = upstream ? link->server : link->client;
+    g_autoptr(GString) window = g_string_new(NULL);
+    char buffer[CHUNK];
+
+    while (wait_readable(link->proxy, from)) {
+        ssize_t n = recv(from, buffer, sizeof(buffer), 0);
+        if (n <= 0)
+            break;
+        if (upstream && watch_needle(link, window, buffer, (gsize)n)) {
+            shutdown(link->client, SHUT_RDWR);
+            break;
+        }
+        if (!upstream && g_atomic_int_get(&link->losing))
+            continue;
+        if (!write_all(to, buffer, (gsize)n))
+            break;
+    }
+    shutdown(to, SHUT_WR);
 }
 
 static gpointer
 forward_to_server(gpointer data)
 {
-    Link *link = data;
-    g_autoptr(GString) window = g_string_new(NULL);
-    char buffer[CHUNK];
-
-    while (wait_readable(link->proxy, link->client)) {
-        ssize_t n = recv(link->client, buffer, sizeof(buffer), 0);
-        if (n <= 0)
-            break;
-        g_string_append_len(window, buffer, n);
-        if (watch_needle(link, window)) {
-            shutdown(link->client, SHUT_RDWR);
-            break;
-        }
-        if (window->len > 64)
-            g_string_erase(window, 0, window->len - 64);
-        if (!write_all(link->server, buffer, (gsize)n))
-            break;
-    }
-    shutdown(link->server, SHUT_WR);
+    forward(data, TRUE);
     return NULL;
 }
 
 static gpointer
 forward_to_client(gpointer data)
 {
-    Link *link = data;
-    char buffer[CHUNK];
-
-    while (wait_readable(link->proxy, link->server)) {
-        ssize_t n = recv(link->server, buffer, sizeof(buffer), 0);
-        if (n <= 0)
-            break;
-        if (g_atomic_int_get(&link->losing))
-            continue;
-        if (!write_all(link->client, buffer, (gsize)n))
-            break;
-    }
-    shutdown(link->client, SHUT_WR);
+    forward(data, FALSE);
     return NULL;
 }
 
