@@ -1,9 +1,11 @@
 #!/bin/bash
 # One end-to-end CPU measurement: portsurge-collector from BUILD pinned to CPU 1, ps-blast (and
-# a private redis-server) on CPU 0, 1,000,000 records/s of VERSION for DUR seconds (default 20)
-# with --pool 16384 --live-times; prints records sent and received, the collector's CPU seconds
-# (utime+stime from /proc, 0.5 s before the sender to 0.5 s after: no exit flush), CPU-seconds
-# per million records and peak RSS. Only ever sends to 127.0.0.1.
+# a private redis-server) on CPU 0, RATE records/s (default 1,000,000) of VERSION for DUR seconds
+# (default 20) with --pool 16384 --live-times; prints records sent and received, the collector's
+# CPU seconds (utime+stime from /proc, 0.5 s before the sender to 0.5 s after: no exit flush),
+# CPU-seconds per million records and peak RSS; into Redis also redis-server's CPU seconds over
+# the same time and its PFMERGE and HINCRBY calls (a DUR over 150 s includes bucket closes).
+# Only ever sends to 127.0.0.1.
 # usage: e2e-cpu.sh BUILD v5|v9|ipfix redis|decode PORT
 set -u
 B=$1; V=$2; MODE=$3; PORT=$4
@@ -19,9 +21,17 @@ else
     2>"$D/stats" & C=$!
 fi
 sleep 0.5; T0=$(awk '{print $14+$15}' /proc/$C/stat)
-taskset -c 0 "$B/tests/bench/ps-blast" --port "$PORT" --version "$V" --rate 1000000 \
+[ "$MODE" = redis ] && R0=$(awk '{print $14+$15}' /proc/$(cat "$D/r.pid")/stat)
+taskset -c 0 "$B/tests/bench/ps-blast" --port "$PORT" --version "$V" --rate "${RATE:-1000000}" \
   --duration "${DUR:-20}" --pool 16384 --live-times > "$D/blast"
 sleep 0.5; T1=$(awk '{print $14+$15}' /proc/$C/stat)
+REDIS=""
+if [ "$MODE" = redis ]; then
+  R1=$(awk '{print $14+$15}' /proc/$(cat "$D/r.pid")/stat)
+  CALLS=$(redis-cli -s "$D/r.sock" INFO commandstats | tr -d '\r' |
+    awk -F'[:=,]' '/^cmdstat_(pfmerge|hincrby):/ {printf " %s=%s", substr($1, 9), $3}')
+  REDIS=" redis_cpu_s=$(echo "scale=2; ($R1-$R0)/$(getconf CLK_TCK)" | bc)$CALLS"
+fi
 HWM=$(awk '/VmHWM/ {print $2}' /proc/$C/status)
 kill $C; wait $C 2>/dev/null
 SENT=$(grep -o '"records":[0-9]*' "$D/blast" | head -1 | cut -d: -f2)
@@ -29,5 +39,5 @@ RECV=$(grep -o '"records":[0-9]*' "$D/stats" | awk -F: '{s+=$2} END {print s}')
 [ "$MODE" = redis ] && redis-cli -s "$D/r.sock" SHUTDOWN NOSAVE >/dev/null 2>&1
 TICKS=$((T1-T0)); HZ=$(getconf CLK_TCK)
 echo "$B $V $MODE sent=$SENT recv=$RECV cpu_s=$(echo "scale=3; $TICKS/$HZ" | bc)" \
-  "cpu_s_per_M=$(echo "scale=4; $TICKS/$HZ/($RECV/1000000)" | bc) hwm_kB=$HWM"
+  "cpu_s_per_M=$(echo "scale=4; $TICKS/$HZ/($RECV/1000000)" | bc) hwm_kB=$HWM$REDIS"
 rm -rf "$D"
