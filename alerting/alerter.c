@@ -303,12 +303,8 @@ persist(PsAlerter *alerter, gint64 t, GPtrArray *names, GPtrArray *emitted, GErr
     unsaved_token(alerter, t, token);
     ps_once_mark(&pipeline, progress, token);
     ps_once_exec(&pipeline, &exec);
-    ok = ps_redis_pipeline_run(&pipeline, ps_once_on_reply, &exec, "saving alert state", error);
-    if (ok && exec.aborted) {
-        g_set_error(error, PS_REDIS_ERROR, PS_REDIS_ERROR_IO,
-                    "saving alert state: EXEC refused (an earlier attempt landed meanwhile)");
-        ok = FALSE;
-    }
+    ok = ps_redis_pipeline_run(&pipeline, ps_once_on_reply, &exec, "saving alert state", error) &&
+         ps_once_exec_applied(&exec, "saving alert state", error);
     return ok;
 }
 

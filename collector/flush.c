@@ -237,12 +237,8 @@ finish_transaction(PsFlush *flush, PsFlushBatch *batch, PsRedisPipeline *pipelin
     gboolean ok;
 
     batch->reply_lost = sent;
-    ok = finish(flush, pipeline, ps_once_on_reply, exec, error);
-    if (ok && exec->aborted) {
-        g_set_error(error, PS_REDIS_ERROR, PS_REDIS_ERROR_IO,
-                    "EXEC refused: the lost transaction landed meanwhile; checking again");
-        return FALSE;
-    }
+    ok = finish(flush, pipeline, ps_once_on_reply, exec, error) &&
+         ps_once_exec_applied(exec, "flush", error);
     if (ok)
         batch->reply_lost = FALSE;
     return ok;

@@ -99,3 +99,13 @@ ps_once_on_reply(guint index, redisReply *reply, gpointer user_data)
     if (index == exec->exec_index && reply->type == REDIS_REPLY_NIL)
         exec->aborted = TRUE;
 }
+
+gboolean
+ps_once_exec_applied(const PsOnceExec *exec, const char *what, GError **error)
+{
+    if (!exec->aborted)
+        return TRUE;
+    g_set_error(error, PS_REDIS_ERROR, PS_REDIS_ERROR_IO,
+                "%s: EXEC refused (the attempt whose reply was lost landed meanwhile)", what);
+    return FALSE;
+}

@@ -49,3 +49,7 @@ typedef struct {
 void ps_once_exec(PsRedisPipeline *pipeline, PsOnceExec *exec);
 /* A PsRedisReplyFn for ps_redis_pipeline_finish, user_data a PsOnceExec. */
 void ps_once_on_reply(guint index, redisReply *reply, gpointer user_data);
+
+/* After the replies are read: FALSE with error ("what: ...") when EXEC was refused, which is
+ * to be handled as another lost reply (check again before resending). */
+gboolean ps_once_exec_applied(const PsOnceExec *exec, const char *what, GError **error);
