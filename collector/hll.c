@@ -60,11 +60,29 @@ set_dense(PsHll *hll, guint index, guint8 rank)
     return TRUE;
 }
 
+static guint
+sparse_capacity(const PsHll *hll)
+{
+    return hll->sparse != NULL ? 1u << hll->sparse_bits : 0;
+}
+
+/* Puts an entry for a register not in the table yet (there is room). */
+static void
+insert_sparse(guint32 *table, guint bits, guint32 entry)
+{
+    guint mask = (1u << bits) - 1;
+    guint slot = ps_hll_sparse_slot(entry >> 8, bits);
+
+    while (table[slot] != 0)
+        slot = (slot + 1) & mask;
+    table[slot] = entry;
+}
+
 static void
 make_dense(PsHll *hll)
 {
     hll->dense = g_malloc0(PS_HLL_REGISTERS);
-    for (guint i = 0; hll->sparse != NULL && i < PS_HLL_SPARSE_SLOTS; i++) {
+    for (guint i = 0; i < sparse_capacity(hll); i++) {
         if (hll->sparse[i] != 0)
             set_dense(hll, hll->sparse[i] >> 8, hll->sparse[i] & 0xff);
     }
@@ -72,18 +90,42 @@ make_dense(PsHll *hll)
     hll->n_sparse = 0;
 }
 
+/* Doubles the sparse table, or turns the sketch dense when the table is as large as it gets
+ * (kept at most 3/4 full, so that a lookup stays one or two probes). */
+static void
+grow_sparse(PsHll *hll)
+{
+    guint old_capacity = sparse_capacity(hll);
+    guint32 *old = hll->sparse;
+
+    if (hll->sparse_bits >= PS_HLL_SPARSE_MAX_BITS) {
+        make_dense(hll);
+        return;
+    }
+    hll->sparse_bits++;
+    hll->sparse = g_new0(guint32, 1u << hll->sparse_bits);
+    for (guint i = 0; i < old_capacity; i++) {
+        if (old[i] != 0)
+            insert_sparse(hll->sparse, hll->sparse_bits, old[i]);
+    }
+    g_free(old);
+}
+
 /* The sparse form is a small open-addressing table of (register << 8 | rank), keyed by the
  * register: a lookup is one or two probes, not a scan. */
 static gboolean
 set_register(PsHll *hll, guint index, guint8 rank)
 {
-    guint slot;
+    guint slot, mask;
 
     if (hll->dense != NULL)
         return set_dense(hll, index, rank);
-    if (hll->sparse == NULL)
-        hll->sparse = g_new0(guint32, PS_HLL_SPARSE_SLOTS);
-    slot = (index * 2654435761u) >> (32 - PS_HLL_SPARSE_BITS);
+    if (hll->sparse == NULL) {
+        hll->sparse_bits = PS_HLL_SPARSE_MIN_BITS;
+        hll->sparse = g_new0(guint32, 1u << hll->sparse_bits);
+    }
+    mask = sparse_capacity(hll) - 1;
+    slot = ps_hll_sparse_slot(index, hll->sparse_bits);
     while (hll->sparse[slot] != 0) {
         if (hll->sparse[slot] >> 8 == index) {
             if ((hll->sparse[slot] & 0xff) >= rank)
@@ -91,11 +133,11 @@ set_register(PsHll *hll, guint index, guint8 rank)
             hll->sparse[slot] = index << 8 | rank;
             return TRUE;
         }
-        slot = (slot + 1) & (PS_HLL_SPARSE_SLOTS - 1);
+        slot = (slot + 1) & mask;
     }
-    if (hll->n_sparse == PS_HLL_SPARSE_MAX) {
-        make_dense(hll);
-        return set_dense(hll, index, rank);
+    if ((hll->n_sparse + 1u) * 4 > sparse_capacity(hll) * 3) {
+        grow_sparse(hll);
+        return set_register(hll, index, rank);
     }
     hll->sparse[slot] = index << 8 | rank;
     hll->n_sparse++;
@@ -121,7 +163,7 @@ ps_hll_merge(PsHll *hll, const PsHll *other)
             set_dense(hll, i, other->dense[i]);
         return;
     }
-    for (guint i = 0; other->sparse != NULL && i < PS_HLL_SPARSE_SLOTS; i++) {
+    for (guint i = 0; i < sparse_capacity(other); i++) {
         if (other->sparse[i] != 0)
             set_register(hll, other->sparse[i] >> 8, other->sparse[i] & 0xff);
     }
@@ -134,7 +176,7 @@ sparse_entries(const PsHll *hll)
     guint32 *entries = g_new(guint32, MAX(hll->n_sparse, 1));
     guint n = 0;
 
-    for (guint i = 0; hll->sparse != NULL && i < PS_HLL_SPARSE_SLOTS; i++) {
+    for (guint i = 0; i < sparse_capacity(hll); i++) {
         if (hll->sparse[i] != 0)
             entries[n++] = hll->sparse[i];
     }
@@ -263,7 +305,7 @@ ps_hll_estimate(const PsHll *hll)
         zeros += rank == 0;
     }
     if (hll->dense == NULL) {
-        for (guint i = 0; hll->sparse != NULL && i < PS_HLL_SPARSE_SLOTS; i++) {
+        for (guint i = 0; i < sparse_capacity(hll); i++) {
             if (hll->sparse[i] != 0)
                 sum += ldexp(1.0, -(int)(hll->sparse[i] & 0xff)) - 1.0;
         }
@@ -278,8 +320,7 @@ ps_hll_estimate(const PsHll *hll)
 gsize
 ps_hll_memory(const PsHll *hll)
 {
-    return (hll->dense != NULL ? PS_HLL_REGISTERS : 0) +
-           (hll->sparse != NULL ? PS_HLL_SPARSE_SLOTS * sizeof(guint32) : 0);
+    return (hll->dense != NULL ? PS_HLL_REGISTERS : 0) + sparse_capacity(hll) * sizeof(guint32);
 }
 
 void

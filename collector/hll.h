@@ -5,23 +5,34 @@
  *
  * Why not PFADD: it would send every distinct address to Redis on every flush; a sketch is at
  * most 12 KiB whatever the number of flows, and sparse (a few bytes) for the many small ports.
- * In memory a sketch starts as a short list of (register, rank) and becomes 16384 bytes when
- * it grows past PS_HLL_SPARSE_MAX registers. */
+ * In memory a sketch starts as a small table of (register, rank) that doubles as it fills (64
+ * slots, 256 bytes, up to 1024 slots, 4 KiB) and becomes 16384 bytes of registers only past
+ * PS_HLL_SPARSE_MAX registers: most ports of a minute set tens to hundreds of registers, and
+ * with a sketch kept for a whole bucket, thousands of 16-KiB sketches were most of the
+ * collector's memory (tests/bench/README.md: peak RSS 300 -> 197 MB at 10,000 ports). */
 #pragma once
 
 #include <glib.h>
 
-#define PS_HLL_REGISTERS     16384
-#define PS_HLL_SPARSE_BITS   6
-#define PS_HLL_SPARSE_SLOTS  (1 << PS_HLL_SPARSE_BITS)
-#define PS_HLL_SPARSE_MAX    48 /* registers; past this the sketch turns dense */
-#define PS_HLL_SERIALIZED_MAX (16 + 12288) /* Redis's dense size */
+#define PS_HLL_REGISTERS       16384
+#define PS_HLL_SPARSE_MIN_BITS 6   /* 64 slots at first */
+#define PS_HLL_SPARSE_MAX_BITS 10  /* 1024 slots at most */
+#define PS_HLL_SPARSE_MAX      768 /* registers (3/4 of the largest table); past this, dense */
+#define PS_HLL_SERIALIZED_MAX  (16 + 12288) /* Redis's dense size */
 
 typedef struct {
-    guint8 *dense;      /* PS_HLL_REGISTERS ranks, or NULL while sparse */
-    guint32 *sparse;    /* PS_HLL_SPARSE_SLOTS of index << 8 | rank (0: empty), or NULL */
+    guint8 *dense;   /* PS_HLL_REGISTERS ranks, or NULL while sparse */
+    guint32 *sparse; /* 1 << sparse_bits of index << 8 | rank (0: empty), or NULL */
     guint16 n_sparse;
+    guint8 sparse_bits;
 } PsHll;
+
+/* The slot of the sparse table where register index is looked for first. */
+static inline guint
+ps_hll_sparse_slot(guint index, guint bits)
+{
+    return (index * 2654435761u) >> (32 - bits);
+}
 
 /* Redis's MurmurHash64A of a member, with its seed. */
 guint64 ps_hll_hash(const void *member, gsize len);
@@ -35,7 +46,7 @@ ps_hll_prefetch(const PsHll *hll, guint64 hash)
     if (hll->dense != NULL)
         __builtin_prefetch(&hll->dense[index]);
     else if (hll->sparse != NULL)
-        __builtin_prefetch(&hll->sparse[(index * 2654435761u) >> (32 - PS_HLL_SPARSE_BITS)]);
+        __builtin_prefetch(&hll->sparse[ps_hll_sparse_slot(index, hll->sparse_bits)]);
 }
 
 /* Adds a member by its hash. Returns TRUE when a register changed. */
