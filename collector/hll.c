@@ -224,7 +224,9 @@ serialize_sparse(const guint32 *entries, guint n, guint8 *out)
     gsize len = 16;
     guint next = 0;
 
-    qsort(sorted, n, sizeof(guint32), compare_entries);
+    /* an empty sketch has no entries, and g_memdup2() of none is NULL: qsort() must not see it */
+    if (n > 0)
+        qsort(sorted, n, sizeof(guint32), compare_entries);
     write_header(out, TRUE);
     for (guint i = 0; i < n; i++) {
         guint index = sorted[i] >> 8, rank = sorted[i] & 0xff;
