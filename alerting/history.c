@@ -326,24 +326,15 @@ compare_active(gconstpointer a, gconstpointer b)
 }
 
 GPtrArray *
-ps_history_active_series(const PsHistoryReader *reader, gint64 t, double min_sources,
-                         double min_flows, guint max_series, GError **error)
+ps_history_parse_active_series(const redisReply *reply, double min_sources, double min_flows,
+                               guint max_series)
 {
-    g_autofree gchar *key = ps_key_bucket(reader->prefix, reader->step, t);
-    const char *argv[] = {"HGETALL", key};
-    g_autoptr(redisReply) reply = redisCommandArgv(reader->redis, 2, argv, NULL);
     g_autoptr(GHashTable) by_name = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     g_autoptr(GArray) active = g_array_new(FALSE, FALSE, sizeof(Active));
     GPtrArray *names = g_ptr_array_new_with_free_func(g_free);
     GHashTableIter iter;
     Active *entry;
 
-    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY) {
-        g_set_error(error, PS_REDIS_ERROR, PS_REDIS_ERROR_IO, "reading %s: %s", key,
-                    reply != NULL && reply->str != NULL ? reply->str : reader->redis->errstr);
-        g_ptr_array_unref(names);
-        return NULL;
-    }
     for (gsize i = 0; i + 1 < reply->elements; i += 2) {
         const char *field = reply->element[i]->str;
         const char *colon = strrchr(field, ':');
@@ -375,4 +366,20 @@ ps_history_active_series(const PsHistoryReader *reader, gint64 t, double min_sou
     while (g_hash_table_iter_next(&iter, NULL, (gpointer *)&entry))
         g_free(entry->name);
     return names;
+}
+
+GPtrArray *
+ps_history_active_series(const PsHistoryReader *reader, gint64 t, double min_sources,
+                         double min_flows, guint max_series, GError **error)
+{
+    g_autofree gchar *key = ps_key_bucket(reader->prefix, reader->step, t);
+    const char *argv[] = {"HGETALL", key};
+    g_autoptr(redisReply) reply = redisCommandArgv(reader->redis, 2, argv, NULL);
+
+    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY) {
+        g_set_error(error, PS_REDIS_ERROR, PS_REDIS_ERROR_IO, "reading %s: %s", key,
+                    reply != NULL && reply->str != NULL ? reply->str : reader->redis->errstr);
+        return NULL;
+    }
+    return ps_history_parse_active_series(reply, min_sources, min_flows, max_series);
 }

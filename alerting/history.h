@@ -29,5 +29,11 @@ GArray *ps_history_closed_buckets(const PsHistoryReader *reader, gint64 after, g
 GPtrArray *ps_history_active_series(const PsHistoryReader *reader, gint64 t, double min_sources,
                                     double min_flows, guint max_series, GError **error);
 
+/* The ranking of ps_history_active_series() from the bucket's HGETALL reply (an array of
+ * strings: field "<series>:<metric>", value, ...). Pure (no Redis): tests/fuzz/fuzz-stored.c
+ * feeds it made-up replies, since other tools can write these hashes. */
+GPtrArray *ps_history_parse_active_series(const redisReply *reply, double min_sources,
+                                          double min_flows, guint max_series);
+
 /* TRUE when the day of t (UTC) is a Saturday or Sunday. */
 gboolean ps_history_is_weekend(gint64 t);

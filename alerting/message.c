@@ -12,8 +12,17 @@ typedef struct {
     guint n_hour;
 } Reading;
 
-static void
-read_top(PsMessageFacts *facts, redisReply *reply)
+void
+ps_message_facts_init(PsMessageFacts *facts)
+{
+    facts->addresses = g_ptr_array_new_with_free_func(g_free);
+    facts->top = g_array_new(FALSE, TRUE, sizeof(PsTopSource));
+    facts->last_hour = g_array_new(FALSE, TRUE, sizeof(double));
+    facts->usual_top_known = FALSE;
+}
+
+void
+ps_message_facts_add_top(PsMessageFacts *facts, const redisReply *reply)
 {
     for (gsize i = 0; i + 1 < reply->elements; i += 2) {
         PsTopSource source = {0};
@@ -36,7 +45,7 @@ on_reply(guint index, redisReply *reply, gpointer user_data)
     if (reply == NULL || reply->type == REDIS_REPLY_ERROR)
         return;
     if (index == 0 && reply->type == REDIS_REPLY_ARRAY) {
-        read_top(facts, reply);
+        ps_message_facts_add_top(facts, reply);
     } else if (index <= PS_MESSAGE_USUAL_DAYS && reply->type == REDIS_REPLY_ARRAY) {
         for (gsize i = 0; i < reply->elements; i++) {
             if (reply->element[i]->str != NULL)
@@ -85,10 +94,7 @@ ps_message_facts_read(redisContext *redis, const char *prefix, guint step, const
     PsRedisPipeline pipeline;
     gboolean ok;
 
-    facts->addresses = g_ptr_array_new_with_free_func(g_free);
-    facts->top = g_array_new(FALSE, TRUE, sizeof(PsTopSource));
-    facts->last_hour = g_array_new(FALSE, TRUE, sizeof(double));
-    facts->usual_top_known = FALSE;
+    ps_message_facts_init(facts);
     ps_redis_pipeline_init(&pipeline, redis);
     append_reads(&pipeline, prefix, step, series, t, MAX(reading.n_hour, 1u));
     ok = ps_redis_pipeline_finish(&pipeline, on_reply, &reading, error);
@@ -108,9 +114,12 @@ ps_message_facts_clear(PsMessageFacts *facts)
 void
 ps_message_facts_apply(const PsMessageFacts *facts, PsAlertMessage *message)
 {
-    message->top_sources = &g_array_index(facts->top, PsTopSource, 0);
+    /* an empty GArray has no data at all: &g_array_index(array, T, 0) would offset NULL,
+     * which is undefined (UBSan, fuzz-stored); the message takes NULL with a count of 0 */
+    message->top_sources = facts->top->len > 0 ? &g_array_index(facts->top, PsTopSource, 0) : NULL;
     message->n_top_sources = facts->top->len;
     message->usual_top_known = facts->usual_top_known;
-    message->last_hour = &g_array_index(facts->last_hour, double, 0);
+    message->last_hour =
+        facts->last_hour->len > 0 ? &g_array_index(facts->last_hour, double, 0) : NULL;
     message->n_last_hour = facts->last_hour->len;
 }

@@ -17,6 +17,16 @@ typedef struct {
     GArray *last_hour; /* double, oldest first; NAN where a bucket is missing */
 } PsMessageFacts;
 
+/* Empty facts: no top sources, no last hour. Clear with ps_message_facts_clear(). */
+void ps_message_facts_init(PsMessageFacts *facts);
+
+/* Adds the top sources of a ZREVRANGE ... WITHSCORES reply (address, flows, address, flows,
+ * ...; heaviest first) to facts. Pure (no Redis): tests/fuzz/fuzz-stored.c feeds it made-up
+ * replies, since other tools can write these keys. */
+void ps_message_facts_add_top(PsMessageFacts *facts, const redisReply *reply);
+
+/* Reads the facts (initialising them) in one pipelined round trip; clear them after, even on
+ * failure. */
 gboolean ps_message_facts_read(redisContext *redis, const char *prefix, guint step,
                                const char *series, gint64 t, PsMessageFacts *facts, GError **error);
 void ps_message_facts_clear(PsMessageFacts *facts);

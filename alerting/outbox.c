@@ -62,15 +62,17 @@ PsOutboxEntry *
 ps_outbox_entry_parse(const char *raw, GError **error)
 {
     g_autoptr(JsonParser) parser = json_parser_new();
+    JsonNode *root;
     JsonObject *object;
     JsonNode *created;
     PsOutboxEntry *entry;
 
     if (!json_parser_load_from_data(parser, raw, -1, error))
         return NULL;
-    object = JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser))
-                 ? json_node_get_object(json_parser_get_root(parser))
-                 : NULL;
+    root = json_parser_get_root(parser);
+    /* an empty or blank entry loads as a document without a root, and JSON_NODE_HOLDS_OBJECT()
+     * of NULL is a critical (found by fuzz-stored) */
+    object = root != NULL && JSON_NODE_HOLDS_OBJECT(root) ? json_node_get_object(root) : NULL;
     created = object != NULL ? json_object_get_member(object, "created") : NULL;
     if (object == NULL || member_string(object, "key") == NULL ||
         member_string(object, "receiver") == NULL || member_string(object, "body") == NULL ||

@@ -11,6 +11,16 @@
 
 #define PS_ALERTS_STREAM_MAXLEN "100000"
 
+/* The bytes of the "state" field of ps:alert:<series> for state, without its level ring;
+ * caller frees. Written by ps_state_append_series(). */
+gchar *ps_state_format(const PsSeriesState *state, gsize *len);
+
+/* Reads one "state" field as HGET returned it (value, len bytes). FALSE when it is not a
+ * state this version wrote (length, version, times that are no bucket starts): that series
+ * then starts afresh. Pure (no Redis), because operators
+ * and other tools can write these fields: tests/fuzz/fuzz-stored.c feeds it anything. */
+gboolean ps_state_parse(const char *value, gsize len, PsSeriesState *state);
+
 /* Loads every ps:alert:<series> into states (series -> PsSeriesState). */
 gboolean ps_state_load(redisContext *redis, const char *prefix, GHashTable *states,
                        GError **error);

@@ -104,6 +104,10 @@ ps_logging_set_level(PsLogLevel level)
 gboolean
 ps_logging_parse_level(const char *text, PsLogLevel *level)
 {
+    /* NULL is a key left empty ("log_level ="): g_ascii_strcasecmp() of NULL is a critical that
+     * returns 0, which read as "warning" (found by fuzz-settings) */
+    if (text == NULL)
+        return FALSE;
     for (guint i = 0; i < G_N_ELEMENTS(level_names); i++) {
         if (g_ascii_strcasecmp(text, level_names[i]) == 0) {
             *level = (PsLogLevel)i;

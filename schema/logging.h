@@ -20,7 +20,8 @@ void ps_logging_init(void);
 
 void ps_logging_set_level(PsLogLevel level);
 
-/* "warning", "message", "info" or "debug"; FALSE for anything else. */
+/* "warning", "message", "info" or "debug"; FALSE for anything else, and for NULL (the key
+ * left empty: the caller keeps its default). */
 gboolean ps_logging_parse_level(const char *text, PsLogLevel *level);
 
 /* The same, as a conffile.h check: the error says what is expected. */

@@ -31,6 +31,9 @@ duration_seconds(const char *text, gint64 *seconds)
         if (text[len - 1] == duration_units[i].unit) {
             unit = duration_units[i].seconds;
             len--;
+            /* one letter only: without the break "s" went on to read text[-1] (fuzz-args)
+             * and "5ms" was taken for 5 minutes */
+            break;
         }
     }
     digits = g_strndup(text, len);

@@ -113,7 +113,8 @@ ps_cli_series_check(const char *series, GError **error)
     guint8 proto;
     guint16 port;
 
-    if (!ps_portproto_parse(parts[0], &proto, &port, error))
+    /* g_strsplit() of "" is an empty vector: parts[0] was NULL (found by fuzz-args) */
+    if (!ps_portproto_parse(parts[0] != NULL ? parts[0] : "", &proto, &port, error))
         return FALSE;
     if (parts[1] != NULL && !direction_valid(parts[1])) {
         g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Runs one libFuzzer target for PS_FUZZ_SECONDS (default 60) over a scratch copy of its seed
+# Runs one libFuzzer target for PS_FUZZ_SECONDS (default 30) over a scratch copy of its seed
 # corpus, so that the inputs it finds never land in the source tree. Crash, leak and timeout
 # reproducers are kept in PS_FUZZ_ARTIFACTS (default: the build dir's fuzz-artifacts/).
 # Usage: run-libfuzzer.sh FUZZ-BINARY CORPUS-DIR [libFuzzer options...]
@@ -7,7 +7,7 @@ set -eu
 target=$1
 corpus=$2
 shift 2
-seconds=${PS_FUZZ_SECONDS:-60}
+seconds=${PS_FUZZ_SECONDS:-30}
 artifacts=${PS_FUZZ_ARTIFACTS:-$(dirname "$target")/fuzz-artifacts}
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/portsurge-fuzz.XXXXXX")
 trap 'rm -rf "$scratch"' EXIT INT TERM
