@@ -135,16 +135,30 @@ recent_candidates(const PsHistory *history, int what, double *out)
     return n;
 }
 
-/* 1.4826 x MAD of values already on the log scale (reorders them). */
+/* The standard normal quantile of p in (0.5, 1), by Tukey's lambda approximation (within
+ * 0.2% over 0.75 .. 0.99, enough for a scale). */
 static double
-robust_spread(double *logs, guint n)
+normal_quantile(double p)
+{
+    return 4.91 * (pow(p, 0.14) - pow(1 - p, 0.14));
+}
+
+/* 1.4826 x MAD of values already on the log scale (reorders them). With tail in (0.5, 1), at
+ * least the tail-quantile of the absolute deviations over the normal's: the same for Gaussian
+ * noise, larger for heavy-tailed noise, whose MAD understates how far its tail reaches. */
+static double
+robust_spread(double *logs, guint n, double tail)
 {
     double deviations[MAX_CANDIDATES];
-    double center = ps_median(logs, n);
+    double center = ps_median(logs, n), spread;
 
     for (guint i = 0; i < n; i++)
         deviations[i] = fabs(logs[i] - center);
-    return MAD_TO_SIGMA * ps_median(deviations, n);
+    spread = MAD_TO_SIGMA * ps_median(deviations, n);
+    if (tail > 0.5 && tail < 1 && n >= 10)
+        spread = MAX(spread, select_kth(deviations, n, (guint)(tail * (n - 1))) /
+                                 normal_quantile((1 + tail) / 2));
+    return spread;
 }
 
 /* 1.4826 x MAD of ln(v + c): the spread of the candidates on the log scale. */
@@ -155,7 +169,7 @@ log_scale_spread(const double *values, guint n)
 
     for (guint i = 0; i < n; i++)
         logs[i] = log(values[i] + PS_BASELINE_PSEUDO);
-    return robust_spread(logs, n);
+    return robust_spread(logs, n, 0);
 }
 
 /* Poisson-like floor: small counts are noisy even when the history is flat. */
@@ -205,7 +219,7 @@ ps_baseline_intensity(const PsHistory *history, const PsBaseline *sources, const
 
     baseline->median = n > 0 ? exp(ps_median(logs, n)) : 1.0;
     baseline->expected = baseline->median;
-    baseline->candidate_scale = n > 0 ? robust_spread(logs, n) : 0;
+    baseline->candidate_scale = n > 0 ? robust_spread(logs, n, 0) : 0;
     baseline->scale =
         recent_scale > 0 && !baseline->young ? recent_scale : baseline->candidate_scale;
     baseline->scale =
@@ -253,13 +267,13 @@ ps_level_factor(const double *ratios, guint n, guint min_count)
 }
 
 double
-ps_level_spread(const double *ratios, guint n, guint min_count)
+ps_level_spread(const double *ratios, guint n, guint min_count, double tail)
 {
-    return ps_level_spread_quotient(ratios, NULL, n, min_count);
+    return ps_level_spread_quotient(ratios, NULL, n, min_count, tail);
 }
 
 double
-ps_level_spread_quotient(const double *a, const double *b, guint n, guint min_count)
+ps_level_spread_quotient(const double *a, const double *b, guint n, guint min_count, double tail)
 {
     double logs[MAX_CANDIDATES];
 
@@ -268,7 +282,7 @@ ps_level_spread_quotient(const double *a, const double *b, guint n, guint min_co
     n = MIN(n, (guint)PS_BASELINE_RECENT);
     for (guint i = 0; i < n; i++)
         logs[i] = log(b != NULL ? a[i] / b[i] : a[i]);
-    return robust_spread(logs, n);
+    return robust_spread(logs, n, tail);
 }
 
 const char *

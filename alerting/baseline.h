@@ -91,8 +91,10 @@ double ps_median(double *values, guint n);
 double ps_level_factor(const double *ratios, guint n, guint min_count);
 
 /* Robust spread (1.4826 x MAD) of ln(ratios): how far the recent buckets strayed from their
- * own level, the noise left once the level factor is applied; 0 with fewer than min_count. */
-double ps_level_spread(const double *ratios, guint n, guint min_count);
+ * own level, the noise left once the level factor is applied; 0 with fewer than min_count.
+ * tail in (0.5, 1): at least the tail-quantile of the absolute deviations scaled as for
+ * Gaussian noise (heavy-tailed noise gets the larger spread its tail shows); 0: MAD only. */
+double ps_level_spread(const double *ratios, guint n, guint min_count, double tail);
 
 /* Scan intensity of a sample: distinct destinations per distinct source, (dests + c) /
  * (sources + c). One scanner sweeping a network multiplies it; more of the usual traffic (a
@@ -113,6 +115,7 @@ void ps_score_intensity(const PsSample *x, const PsBaseline *baseline, PsScore *
 
 /* Robust spread of ln(a_i / b_i) over two level rings (ps_level_spread of their quotient; b
  * NULL: of a alone): the recent noise of the intensity; 0 with fewer than min_count. */
-double ps_level_spread_quotient(const double *a, const double *b, guint n, guint min_count);
+double ps_level_spread_quotient(const double *a, const double *b, guint n, guint min_count,
+                                double tail);
 
 const char *ps_metric_name(PsMetric metric);

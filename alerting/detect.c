@@ -36,6 +36,7 @@ ps_detect_config_init(PsDetectConfig *config)
     config->watched_sum_cap = 6;
     config->gap_settle = 15;
     config->recent_scale = 1;
+    config->recent_scale_tail = 0;
     config->level_rise_max = LEVEL_RISE_MAX;
     config->level_hit_max = LEVEL_HIT_MAX;
     config->intensity_dests_ratio = 1.5;
@@ -109,7 +110,7 @@ static double
 recent_scale_of(const PsDetectConfig *config, const PsSeriesState *state, PsMetric metric)
 {
     return ps_level_spread(state->level[metric], MIN(state->n_level, PS_BASELINE_RECENT),
-                           config->level_min_buckets);
+                           config->level_min_buckets, config->recent_scale_tail);
 }
 
 /* Whether a metric is above what is normal at this time of day, before the level factor: a
@@ -214,7 +215,7 @@ score_intensity(const PsDetectConfig *config, const PsSeriesState *state, const 
     guint n = MIN(state->n_level, PS_BASELINE_RECENT);
     double recent =
         ps_level_spread_quotient(state->level[PS_METRIC_DESTS], state->level[PS_METRIC_SOURCES], n,
-                                 config->level_min_buckets);
+                                 config->level_min_buckets, config->recent_scale_tail);
 
     ps_baseline_intensity(history, &evaluation->baseline[PS_METRIC_SOURCES],
                           &evaluation->baseline[PS_METRIC_DESTS], config->recent_scale ? recent : 0,

@@ -69,6 +69,9 @@ typedef struct {
     guint recent_scale;                     /* 1: z divides by the recent residual spread
                                              * (ps_level_spread) once the level is known;
                                              * 0: by the candidates' spread */
+    double recent_scale_tail;               /* 0: that spread is 1.4826 x MAD; in (0.5, 1):
+                                             * at least this quantile of the deviations over
+                                             * the normal's (heavy tails) */
     double jump_z;                          /* 8 */
     double jump_ratio;                      /* 10 */
     double cusum_cap;                       /* 6: z counted at most this much per bucket */

@@ -14,6 +14,7 @@ typedef struct {
     gboolean quick;
     gint sites, ports, days, scored_from_day, threads, bench, list_false;
     double trace_size, only_size;
+    char *trace_series;
     char *tune_seeds, *test_seeds;
     char **candidates;
 } Options;
@@ -61,6 +62,10 @@ parse_options(int argc, char **argv, Options *options, GError **error)
          "print the buckets of watched injections of this size the last detector missed or "
          "found late",
          "SIZE"},
+        {"trace-series", 0, 0, G_OPTION_ARG_STRING, &options->trace_series,
+         "print 30 buckets of series INDEX from BUCKET on (e.g. a false incident of --list-false: "
+         "BUCKET = day x 1440 + minute), as the last detector scored them",
+         "INDEX:BUCKET"},
         {NULL}};
     g_autoptr(GOptionContext) context = g_option_context_new("- score the surge detector");
 
@@ -95,6 +100,12 @@ setup_config(const Options *options, PsRunConfig *config, GError **error)
     if (options->threads > 0)
         config->threads = options->threads;
     config->trace_size = options->trace_size;
+    if (options->trace_series != NULL &&
+        sscanf(options->trace_series, "%d:%u", &config->trace_series, &config->trace_from) != 2) {
+        g_set_error(error, PS_EVAL_ERROR, PS_EVAL_ERROR_SETTING,
+                    "--trace-series takes INDEX:BUCKET, not '%s'", options->trace_series);
+        return FALSE;
+    }
     for (guint i = 0; options->candidates != NULL && options->candidates[i] != NULL; i++) {
         PsRunDetector *detector = &config->detector[config->n_detectors];
         if (config->n_detectors == PS_RUN_MAX_DETECTORS) {

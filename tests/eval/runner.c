@@ -44,6 +44,7 @@ void
 ps_run_config_init(PsRunConfig *config)
 {
     memset(config, 0, sizeof(*config));
+    config->trace_series = -1;
     config->n_detectors = 1;
     config->detector[0].name = "detector";
     ps_detect_config_init(&config->detector[0].config);
@@ -128,7 +129,8 @@ take_snapshot(Job *job, guint index, guint i, const PsHistory *history, const Ps
     }
 }
 
-#define TRACE_BUCKETS 8
+#define TRACE_BUCKETS        8
+#define TRACE_SERIES_BUCKETS 30
 
 /* Which traced injection bucket i belongs to (its first TRACE_BUCKETS), or -1. */
 static gint
@@ -163,6 +165,14 @@ trace_bucket(GString *out, guint i, const PsEvaluation *evaluation, PsEventKind 
                            evaluation->scan_shaped, ps_event_kind_name(kind));
 }
 
+/* Bucket i of series index is among the ones --trace-series asked for. */
+static gboolean
+traced_bucket(const Job *job, guint index, guint i)
+{
+    return job->config->trace_series == (gint)index && i >= job->config->trace_from &&
+           i < job->config->trace_from + TRACE_SERIES_BUCKETS;
+}
+
 static void
 run_detector(Job *job, guint d, guint index, const PsSimSeries *series, GArray *events,
              GString **traces)
@@ -191,6 +201,13 @@ run_detector(Job *job, guint d, guint index, const PsSimSeries *series, GArray *
             if (traces[j] == NULL)
                 traces[j] = g_string_new(NULL);
             trace_bucket(traces[j], i, &evaluation, kind);
+        }
+        if (traces != NULL && traced_bucket(job, index, i)) {
+            g_autoptr(GString) line = g_string_new(NULL);
+            trace_bucket(line, i, &evaluation, kind);
+            g_mutex_lock(&job->lock);
+            printf("series %u%s", index, line->str);
+            g_mutex_unlock(&job->lock);
         }
         if (kind == PS_EVENT_OPEN)
             push_event(events, i, event.reopened ? EVENT_REOPEN : EVENT_NEW, event.opened_by,
@@ -402,6 +419,23 @@ print_traces(const Job *job, guint index, GString **traces, guint method)
     }
 }
 
+/* The injections of a traced series, so that its trace can be read against them. */
+static void
+print_injections(Job *job, guint index)
+{
+    g_mutex_lock(&job->lock);
+    for (guint j = job->dataset->first_injection[index]; j < job->dataset->first_injection[index + 1];
+         j++) {
+        const PsSimInjection *injection = &g_array_index(job->dataset->injections, PsSimInjection, j);
+        printf("series %u injection buckets %u..%u: %gx %u min %s %s %s\n", index, injection->start,
+               injection->end, injection->size, injection->minutes,
+               ps_sim_shape_name(injection->shape),
+               injection->concentrated ? "concentrated" : "distributed",
+               ps_sim_place_name(injection->place));
+    }
+    g_mutex_unlock(&job->lock);
+}
+
 static void
 run_series(gpointer data, gpointer user_data)
 {
@@ -421,6 +455,8 @@ run_series(gpointer data, gpointer user_data)
     guint traced = job->config->n_detectors - 1;
     g_autofree GString **traces = g_new0(GString *, n_injections + 1);
 
+    if (job->config->trace_series == (gint)index)
+        print_injections(job, index);
     for (guint d = 0; d < job->config->n_detectors; d++)
         run_detector(job, d, index, &series, events[d], d == traced ? traces : NULL);
     run_fixed(job, &series, events + ps_run_method_fixed(job->config, 0));

@@ -39,6 +39,9 @@ typedef struct {
     guint threads;
     double trace_size; /* > 0: print the buckets of missed or late watched injections of this
                         * size, as the last detector scored them (diagnosis) */
+    gint trace_series; /* >= 0: print the buckets of this series from trace_from on, as the
+                        * last detector scored them (a false incident's diagnosis) */
+    guint trace_from;
 } PsRunConfig;
 
 /* A false incident of a detector, for diagnosis. */

@@ -44,6 +44,7 @@ static const Field fields[] = {
     DOUBLE_FIELD(watched_sum_cap),
     UINT_FIELD(gap_settle),
     UINT_FIELD(recent_scale),
+    DOUBLE_FIELD(recent_scale_tail),
     DOUBLE_FIELD(jump_z),
     DOUBLE_FIELD(jump_ratio),
     DOUBLE_FIELD(cusum_cap),
