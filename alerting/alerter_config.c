@@ -104,6 +104,8 @@ static const PsConffileKey alerter_keys[] = {
     {"ratio_min", PS_CONFFILE_STRING, A(ratio_min), NULL, 0, 0, LIVE, NULL, "X",
      "Ratio to the baseline a bucket needs to count as a hit (unset: the detector's)", NULL,
      check_number},
+    {"watched_z_min", PS_CONFFILE_STRING, A(watched_z_min), NULL, 0, 0, LIVE, NULL, "Z",
+     "The same score for watched ports (unset: the detector's tuned value)", NULL, check_number},
     {"watched_sum_z", PS_CONFFILE_STRING, A(watched_sum_z), NULL, 0, 0, LIVE, NULL, "Z",
      "Watched ports also open when 2-3 buckets in a row score this much together (0: never; "
      "unset: the detector's)",
@@ -271,6 +273,8 @@ fill_alerter(PsAlerterConfiguration *c)
         c->alerter.detect.z_min = g_ascii_strtod(s->z_min, NULL);
     if (s->ratio_min != NULL)
         c->alerter.detect.ratio_min = g_ascii_strtod(s->ratio_min, NULL);
+    if (s->watched_z_min != NULL)
+        c->alerter.detect.watched_z_min = g_ascii_strtod(s->watched_z_min, NULL);
     if (s->watched_sum_z != NULL)
         c->alerter.detect.watched_sum_z = g_ascii_strtod(s->watched_sum_z, NULL);
     c->alerter.detect.cooldown_s = s->cooldown;

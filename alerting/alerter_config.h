@@ -21,6 +21,7 @@ typedef struct {
     gint64 broad_scan_ports;
     gchar *z_min; /* numbers kept as text: the tables have no floating type */
     gchar *ratio_min;
+    gchar *watched_z_min;
     gchar *watched_sum_z;
     gint64 cooldown;
     gint64 reminder;

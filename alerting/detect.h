@@ -44,7 +44,7 @@ typedef enum {
 typedef struct {
     double z_min;                           /* 4 */
     double ratio_min;                       /* 2 */
-    double watched_z_min;                   /* 4: watched ports hit at this score ... */
+    double watched_z_min;                   /* 3.5: watched ports hit at this score ... */
     double watched_ratio_min;               /* ... and ratio 2 (the same guards) */
     double young_z_min;                     /* 6: stricter while the baseline is young */
     double young_ratio_min;                 /* 3 */
@@ -69,7 +69,7 @@ typedef struct {
     guint recent_scale;                     /* 1: z divides by the recent residual spread
                                              * (ps_level_spread) once the level is known;
                                              * 0: by the candidates' spread */
-    double recent_scale_tail;               /* 0: that spread is 1.4826 x MAD; in (0.5, 1):
+    double recent_scale_tail;               /* 0.9; 0: that spread is 1.4826 x MAD; in (0.5, 1):
                                              * at least this quantile of the deviations over
                                              * the normal's (heavy tails) */
     double jump_z;                          /* 8 */

@@ -1,11 +1,12 @@
 /* The detector's opening rules on hand-made histories (alerting/detect.c is pure, so no Redis):
  * a watched port whose 3x surge scores about 3.3 a bucket (noise 0.29 on the log scale), too
- * little for the single-bucket threshold of 4, opens on the summed score of three buckets; not
+ * little for the single-bucket threshold of 3.5, opens on the summed score of three buckets; not
  * in the buckets after a gap (a collector outage), and not on a long 1.7x excursion of a busy
  * port whose score is high but whose ratio is not; and not on ordinary traffic after a holiday
  * taught the level a low value (and, with that guard off, the incident resolves once the level
  * is back to normal); one scanner sweeping a quiet watched port opens sooner through
- * destinations per source, while fewer sources alone open nothing. */
+ * destinations per source, while fewer sources alone open nothing; and a port whose own
+ * recent noise is heavy-tailed does not open on an excursion the size of its usual ones. */
 #include "config.h"
 
 #include <math.h>
@@ -252,6 +253,49 @@ test_one_scanner(void)
     g_assert_cmpuint(one_scanner(&s, FALSE, 30), ==, 0);
 }
 
+/* A busy watched port whose recent buckets are mostly flat, with a bump to 1.7x and a dip to
+ * 0.55x in every eight (neither is a hit, so both teach the level ring: a quarter of its
+ * deviations are 0.5-0.6 on the log scale while its MAD is 0.03). Then `surge` x for `length`
+ * buckets. Returns the bucket that opened an incident, 0 when none did. */
+static guint
+heavy_tailed_then(Series *s, double tail, double surge, guint length)
+{
+    static const double pattern[] = {1.7, 1.02, 0.98, 1.01, 0.55, 0.99, 1.03, 0.97};
+    PsAlertEvent event;
+
+    series_init(s, 400);
+    s->config.recent_scale_tail = tail;
+    for (guint i = 0; i < 3 * PS_BASELINE_RECENT; i++) {
+        double factor = pattern[i % G_N_ELEMENTS(pattern)];
+        g_assert_cmpint(series_step(s, factor, factor, FALSE, &event), ==, PS_EVENT_NONE);
+    }
+    for (guint i = 1; i <= length; i++) {
+        if (series_step(s, surge, surge, FALSE, &event) == PS_EVENT_OPEN)
+            return i;
+    }
+    return 0;
+}
+
+static void
+test_heavy_tailed_noise(void)
+{
+    Series s;
+    PsDetectConfig defaults;
+    double tail;
+
+    ps_detect_config_init(&defaults);
+    tail = defaults.recent_scale_tail;
+
+    /* the default spread takes the deviations' 0.9-quantile as the tail shows it (~0.36), so
+     * two buckets at 2.3x score ~2.3 each: as ordinary for this port as its bumps */
+    g_assert_cmpuint(heavy_tailed_then(&s, tail, 2.3, 2), ==, 0);
+    /* the MAD alone (0.03, floored at 0.1) scores them 8: an incident on the port's own noise */
+    g_assert_cmpuint(heavy_tailed_then(&s, 0, 2.3, 2), ==, 2);
+    /* a real surge still opens at once */
+    g_assert_cmpuint(heavy_tailed_then(&s, tail, 10, 3), >, 0);
+    g_assert_cmpuint(heavy_tailed_then(&s, tail, 10, 3), <=, 2);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -262,5 +306,6 @@ main(int argc, char **argv)
     g_test_add_func("/detect/busy-port-small-ratio", test_busy_port_small_ratio);
     g_test_add_func("/detect/holiday-recovery", test_holiday_recovery);
     g_test_add_func("/detect/one-scanner", test_one_scanner);
+    g_test_add_func("/detect/heavy-tailed-noise", test_heavy_tailed_noise);
     return g_test_run();
 }
