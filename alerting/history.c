@@ -79,8 +79,8 @@ keep_reply(guint index, redisReply *reply, gpointer user_data)
     g_ptr_array_add(replies->replies, copy);
 }
 
-static void
-reply_free(redisReply *reply)
+void
+ps_history_reply_free(redisReply *reply)
 {
     for (gsize i = 0; i < reply->elements; i++) {
         g_free(reply->element[i]->str);
@@ -263,7 +263,7 @@ ps_history_read(const PsHistoryReader *reader, gint64 t, GPtrArray *names, PsSam
     guint n = bucket_plan(t, reader->step, starts, steps);
     g_autoptr(GHashTable) closed = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
     g_autoptr(GHashTable) hours = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
-    Replies replies = {g_ptr_array_new_with_free_func((GDestroyNotify)reply_free)};
+    Replies replies = {g_ptr_array_new_with_free_func((GDestroyNotify)ps_history_reply_free)};
     PsRedisPipeline pipeline;
     gboolean ok;
 

@@ -29,6 +29,11 @@ GArray *ps_history_closed_buckets(const PsHistoryReader *reader, gint64 after, g
 GPtrArray *ps_history_active_series(const PsHistoryReader *reader, gint64 t, double min_sources,
                                     double min_flows, guint max_series, GError **error);
 
+/* Frees a reply whose memory is glib's (g_new0, g_strdup): a one-level array of strings, as
+ * this file copies the pipeline's replies and tests/fuzz/fuzz-stored.c makes them up. Not for
+ * hiredis's own replies (freeReplyObject). */
+void ps_history_reply_free(redisReply *reply);
+
 /* The ranking of ps_history_active_series() from the bucket's HGETALL reply (an array of
  * strings: field "<series>:<metric>", value, ...). Pure (no Redis): tests/fuzz/fuzz-stored.c
  * feeds it made-up replies, since other tools can write these hashes. */

@@ -137,7 +137,7 @@ fuzz_state_fields(const guint8 *data, gsize size)
         fuzz_use_state(&state);
 }
 
-/* The input split at newlines, as an array reply of strings. */
+/* The input split at newlines, as an array reply of strings (freed by ps_history_reply_free). */
 static redisReply *
 fuzz_reply_new(const guint8 *data, gsize size)
 {
@@ -160,17 +160,6 @@ fuzz_reply_new(const guint8 *data, gsize size)
 }
 
 static void
-fuzz_reply_free(redisReply *reply)
-{
-    for (gsize i = 0; i < reply->elements; i++) {
-        g_free(reply->element[i]->str);
-        g_free(reply->element[i]);
-    }
-    g_free(reply->element);
-    g_free(reply);
-}
-
-static void
 fuzz_active_series(const guint8 *data, gsize size)
 {
     redisReply *reply = fuzz_reply_new(data, size);
@@ -179,7 +168,7 @@ fuzz_active_series(const guint8 *data, gsize size)
     g_assert(names->len <= 100);
     for (guint i = 0; i < names->len; i++)
         g_assert(strlen(g_ptr_array_index(names, i)) < size);
-    fuzz_reply_free(reply);
+    ps_history_reply_free(reply);
 }
 
 static void
@@ -195,7 +184,7 @@ fuzz_top_sources(const guint8 *data, gsize size)
         fuzz_checksum += strlen(message.top_sources[i].address) + message.top_sources[i].flows;
     g_assert(message.n_top_sources <= reply->elements / 2);
     ps_message_facts_clear(&facts);
-    fuzz_reply_free(reply);
+    ps_history_reply_free(reply);
 }
 
 int
