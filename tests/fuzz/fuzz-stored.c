@@ -187,28 +187,23 @@ fuzz_top_sources(const guint8 *data, gsize size)
     ps_history_reply_free(reply);
 }
 
+typedef void (*FuzzStoredFn)(const guint8 *data, gsize size);
+
+/* In the order of the letters given to ps_fuzz_util_pick(), as fuzz-args.c picks its parsers. */
+static const FuzzStoredFn parsers[] = {
+    fuzz_outbox, fuzz_state, fuzz_state_fields, fuzz_active_series, fuzz_top_sources,
+};
+#define FUZZ_LETTERS "osSat"
+G_STATIC_ASSERT(G_N_ELEMENTS(parsers) == sizeof(FUZZ_LETTERS) - 1);
+
 int
 LLVMFuzzerTestOneInput(const guint8 *data, size_t size)
 {
+    gint pick = ps_fuzz_util_pick(data, size, FUZZ_LETTERS);
+
+    if (pick < 0)
+        return 0;
     ps_fuzz_util_quiet_logs();
-    switch (ps_fuzz_util_pick(data, size, "osSat")) {
-    case 0:
-        fuzz_outbox(data + 1, size - 1);
-        break;
-    case 1:
-        fuzz_state(data + 1, size - 1);
-        break;
-    case 2:
-        fuzz_state_fields(data + 1, size - 1);
-        break;
-    case 3:
-        fuzz_active_series(data + 1, size - 1);
-        break;
-    case 4:
-        fuzz_top_sources(data + 1, size - 1);
-        break;
-    default: /* empty */
-        break;
-    }
+    parsers[pick](data + 1, size - 1);
     return 0;
 }
