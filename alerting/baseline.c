@@ -88,9 +88,15 @@ candidate(const PsSample *sample, int what)
 }
 
 static gboolean
-usable(const PsSample *sample)
+usable(const PsSample *sample, int what)
 {
-    return !(sample->flags & (PS_SAMPLE_MISSING | PS_SAMPLE_IN_INCIDENT));
+    guint8 unusable = PS_SAMPLE_MISSING | PS_SAMPLE_IN_INCIDENT;
+
+    /* a bucket without a count of new sources is no candidate for it, so a series the
+     * collector only began to track has a young baseline of new sources */
+    if (what == PS_METRIC_NEW)
+        unusable |= PS_SAMPLE_NO_NEW;
+    return !(sample->flags & unusable);
 }
 
 /* Same-time candidates; only days of today's kind when at least two such days have data.
@@ -106,7 +112,7 @@ same_time_candidates(const PsHistory *history, int what, double *out, guint *n_d
     *data_days = 0;
     for (guint d = 0; d < PS_BASELINE_DAYS; d++) {
         for (guint s = 0; s < PS_BASELINE_SLOTS; s++)
-            has_data[d] |= usable(&history->same_time[d][s]);
+            has_data[d] |= usable(&history->same_time[d][s], what);
         kind_days += has_data[d] && history->same_kind[d];
         *data_days += has_data[d];
     }
@@ -116,7 +122,7 @@ same_time_candidates(const PsHistory *history, int what, double *out, guint *n_d
             continue;
         (*n_days)++;
         for (guint s = 0; s < PS_BASELINE_SLOTS; s++) {
-            if (usable(&history->same_time[d][s]))
+            if (usable(&history->same_time[d][s], what))
                 out[n++] = candidate(&history->same_time[d][s], what);
         }
     }
@@ -129,7 +135,7 @@ recent_candidates(const PsHistory *history, int what, double *out)
     guint n = 0;
 
     for (guint k = PS_BASELINE_RECENT_SKIP; k < PS_BASELINE_RECENT; k++) {
-        if (usable(&history->recent[k]))
+        if (usable(&history->recent[k], what))
             out[n++] = candidate(&history->recent[k], what);
     }
     return n;
@@ -288,8 +294,8 @@ ps_level_spread_quotient(const double *a, const double *b, guint n, guint min_co
 const char *
 ps_metric_name(PsMetric metric)
 {
-    static const char *names[PS_N_METRICS] = {"sources", "syn",     "dests",
-                                              "flows",   "packets", "bytes"};
+    static const char *names[PS_N_METRICS] = {"sources", "syn",   "dests",      "flows",
+                                              "packets", "bytes", "new_sources"};
 
     return metric < PS_N_METRICS ? names[metric] : "?";
 }

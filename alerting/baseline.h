@@ -18,6 +18,8 @@ typedef enum {
     PS_METRIC_FLOWS,
     PS_METRIC_PACKETS,
     PS_METRIC_BYTES,
+    PS_METRIC_NEW, /* distinct sources new to the series (unseen for a day): only where the
+                    * collector tracks them (PS_SAMPLE_NO_NEW otherwise) */
     PS_N_METRICS
 } PsMetric;
 
@@ -36,12 +38,21 @@ typedef enum {
     PS_SAMPLE_MISSING = 1 << 0,     /* no data (bucket not closed, collector down) */
     PS_SAMPLE_DEGRADED = 1 << 1,    /* exporters reported loss: values may be low */
     PS_SAMPLE_IN_INCIDENT = 1 << 2, /* inside an open incident: kept out of baselines */
+    PS_SAMPLE_NO_NEW = 1 << 3, /* no count of new sources (not tracked, or not yet a horizon
+                                * of it): value[PS_METRIC_NEW] means nothing */
 } PsSampleFlags;
 
 typedef struct {
     double value[PS_N_METRICS];
     guint8 flags;
 } PsSample;
+
+/* Whether a sample's value of metric means something (new sources are not always counted). */
+static inline gboolean
+ps_metric_known(const PsSample *sample, PsMetric metric)
+{
+    return metric != PS_METRIC_NEW || !(sample->flags & PS_SAMPLE_NO_NEW);
+}
 
 /* One series' history around bucket t. */
 typedef struct {

@@ -47,6 +47,12 @@ ps_detect_config_init(PsDetectConfig *config)
     config->level_rise_max = LEVEL_RISE_MAX;
     config->level_hit_max = LEVEL_HIT_MAX;
     config->intensity_dests_ratio = 1.5;
+    /* off: on the simulated weeks it found 3x surges sooner only as much as a lower
+     * threshold would, at the same cost in false incidents (tests/eval/README.md, session 9);
+     * real history may differ: [alerter] new_sources and --replay tell */
+    config->new_sources = 0;
+    config->novelty_z_min = 2.5;
+    config->novelty_ratio_min = 1.5;
     config->jump_z = 8;
     config->jump_ratio = 10;
     config->cusum_cap = 6;
@@ -168,6 +174,21 @@ intensity_counts(const PsDetectConfig *config, const PsEvaluation *evaluation)
            metric_counts(config, evaluation, PS_METRIC_DESTS);
 }
 
+/* Whether the new-sources route's guards pass: a count the collector vouches for, against a
+ * grown-up baseline of it, in a scan-shaped bucket, with the sources past their volume,
+ * excess and above-normal guards and more new ones than usual. */
+static gboolean
+new_sources_count(const PsDetectConfig *config, const PsEvaluation *evaluation)
+{
+    return config->new_sources && evaluation->scan_shaped &&
+           !(evaluation->sample.flags & PS_SAMPLE_NO_NEW) &&
+           !evaluation->baseline[PS_METRIC_NEW].young &&
+           evaluation->novelty.z >= config->novelty_z_min &&
+           evaluation->novelty.ratio >= config->novelty_ratio_min &&
+           metric_counts(config, evaluation, PS_METRIC_SOURCES) &&
+           above_normal(config, evaluation, PS_METRIC_NEW);
+}
+
 /* The port rule: distinct sources in a scan-shaped bucket, SYN-only flows and distinct
  * destinations together (a few sources scanning many new addresses barely move sources), or
  * destinations per source (one scanner: the counts' common noise cancels in the quotient, so
@@ -181,7 +202,10 @@ port_rule(const PsDetectConfig *config, const PsEvaluation *evaluation, double z
            (metric_hit(config, evaluation, PS_METRIC_SYN, z_min, ratio_min) &&
             metric_hit(config, evaluation, PS_METRIC_DESTS, z_min, ratio_min)) ||
            (evaluation->intensity.z >= z_min && evaluation->intensity.ratio >= ratio_min &&
-            intensity_counts(config, evaluation));
+            intensity_counts(config, evaluation)) ||
+           (evaluation->new_sources_z >= z_min &&
+            evaluation->score[PS_METRIC_NEW].ratio >= ratio_min &&
+            new_sources_count(config, evaluation));
 }
 
 /* The port rule as a number rather than a yes or no, so that several buckets of modest
@@ -210,6 +234,10 @@ port_evidence(const PsDetectConfig *config, PsEvaluation *evaluation)
         evaluation->evidence = evaluation->intensity.z;
         evaluation->evidence_ratio = evaluation->intensity.ratio;
     }
+    if (new_sources_count(config, evaluation) && evaluation->new_sources_z > evaluation->evidence) {
+        evaluation->evidence = evaluation->new_sources_z;
+        evaluation->evidence_ratio = score[PS_METRIC_NEW].ratio;
+    }
 }
 
 /* Destinations per source against their same-time baseline, z over the recent spread of
@@ -230,6 +258,83 @@ score_intensity(const PsDetectConfig *config, const PsSeriesState *state, const 
     ps_score_intensity(&evaluation->sample, baseline, &evaluation->intensity);
 }
 
+#define NOVELTY_SHARE_BUCKETS 15 /* recent buckets the usual share of new sources is pooled over */
+#define NOVELTY_MIN_BUCKETS   10
+#define CHI2_1_MEDIAN         0.455 /* median of a chi-square with one degree of freedom */
+
+static gboolean
+novelty_usable(const PsSample *sample)
+{
+    return !(sample->flags &
+             (PS_SAMPLE_MISSING | PS_SAMPLE_IN_INCIDENT | PS_SAMPLE_NO_NEW | PS_SAMPLE_DEGRADED));
+}
+
+/* The share of new sources among sources over the recent buckets t-5 .. t-19 (the first
+ * buckets of a surge not yet open are not its own baseline); negative when too few. */
+static double
+recent_new_share(const PsHistory *history)
+{
+    double fresh = 0, sources = 0;
+    guint n = 0;
+
+    for (guint k = PS_BASELINE_RECENT_SKIP; k < PS_BASELINE_RECENT_SKIP + NOVELTY_SHARE_BUCKETS;
+         k++) {
+        if (!novelty_usable(&history->recent[k]))
+            continue;
+        fresh += history->recent[k].value[PS_METRIC_NEW];
+        sources += history->recent[k].value[PS_METRIC_SOURCES];
+        n++;
+    }
+    return n >= NOVELTY_MIN_BUCKETS && sources > 0 ? CLAMP(fresh / sources, 0.02, 0.98) : -1;
+}
+
+/* How much more the recent buckets' new sources strayed from that share than a binomial
+ * would (at least 1): the share itself wanders as scanning campaigns come and go. */
+static double
+novelty_dispersion(const PsHistory *history, double share)
+{
+    double ratios[PS_BASELINE_RECENT];
+    guint n = 0;
+
+    for (guint k = PS_BASELINE_RECENT_SKIP; k < PS_BASELINE_RECENT; k++) {
+        const PsSample *sample = &history->recent[k];
+        double sources = sample->value[PS_METRIC_SOURCES];
+        if (!novelty_usable(sample) || sources < 1)
+            continue;
+        double deviation = sample->value[PS_METRIC_NEW] - share * sources;
+        ratios[n++] = deviation * deviation / (sources * share * (1 - share)) / CHI2_1_MEDIAN;
+    }
+    return n >= NOVELTY_MIN_BUCKETS ? MAX(ps_median(ratios, n), 1.0) : -1;
+}
+
+/* New sources against the share of them among this bucket's sources that the port had in the
+ * last quarter of an hour: a binomial test, widened by how much more the recent buckets
+ * strayed. More of the usual traffic (a busy hour, the port's own scanners coming back) leaves
+ * it near 0; a wave of scanners the port has not seen moves it even where the sources' own
+ * count is too noisy to tell. Given the sources it is independent of their score, so the two
+ * add (new_sources_z). */
+static void
+score_novelty(const PsDetectConfig *config, const PsHistory *history, PsEvaluation *evaluation)
+{
+    double n = evaluation->sample.value[PS_METRIC_NEW];
+    double s = evaluation->sample.value[PS_METRIC_SOURCES];
+    double share, dispersion, expected;
+
+    evaluation->novelty.ratio = 1;
+    if (!config->new_sources || (evaluation->sample.flags & PS_SAMPLE_NO_NEW) || s < 1)
+        return;
+    share = recent_new_share(history);
+    dispersion = share > 0 ? novelty_dispersion(history, share) : -1;
+    if (dispersion < 0)
+        return;
+    expected = share * s;
+    evaluation->novelty.z = (n - expected) / MAX(sqrt(s * share * (1 - share) * dispersion), 1.0);
+    evaluation->novelty.ratio = (n + 1) / (expected + 1);
+    evaluation->novelty.excess = n - expected;
+    evaluation->new_sources_z =
+        (evaluation->score[PS_METRIC_SOURCES].z + evaluation->novelty.z) / G_SQRT2;
+}
+
 void
 ps_detect_evaluate(const PsDetectConfig *config, const PsSeriesState *state,
                    const PsHistory *history, const PsSample *x, PsEvaluation *evaluation)
@@ -240,6 +345,8 @@ ps_detect_evaluate(const PsDetectConfig *config, const PsSeriesState *state,
     memset(evaluation, 0, sizeof(*evaluation));
     evaluation->sample = *x;
     for (guint m = 0; m < PS_N_METRICS; m++) {
+        if (!ps_metric_known(x, m))
+            continue; /* most series: the collector counts new sources of watched ones only */
         ps_baseline_compute(history, m, level_of(config, state, m), &evaluation->baseline[m]);
         if (config->recent_scale)
             ps_baseline_use_recent_scale(&evaluation->baseline[m],
@@ -247,6 +354,7 @@ ps_detect_evaluate(const PsDetectConfig *config, const PsSeriesState *state,
         ps_score(x->value[m], &evaluation->baseline[m], &evaluation->score[m]);
     }
     score_intensity(config, state, history, evaluation);
+    score_novelty(config, history, evaluation);
     for (guint m = 0; m < PS_N_DETECT_METRICS; m++)
         evaluation->hit[m] = metric_hit(config, evaluation, m, config->z_min, config->ratio_min);
     sources = &evaluation->score[PS_METRIC_SOURCES];
@@ -311,6 +419,8 @@ feed_level(PsSeriesState *state, const PsEvaluation *evaluation, double rise_max
         double level = b > 0 ? baseline->expected / b : 1.0;
         double ratio =
             (evaluation->sample.value[m] + PS_BASELINE_PSEUDO) / (b + PS_BASELINE_PSEUDO);
+        if (m == PS_METRIC_NEW && (evaluation->sample.flags & PS_SAMPLE_NO_NEW))
+            ratio = state->level[PS_METRIC_SOURCES][state->level_next]; /* the nearest proxy */
         if (rise_max > 0)
             ratio = MIN(ratio, rise_max * MAX(level, 1.0));
         state->level[m][state->level_next] = ratio;

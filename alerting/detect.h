@@ -98,6 +98,14 @@ typedef struct {
                                              * scanner sweeping: destinations per source up
                                              * past z_min and ratio_min) also needs the
                                              * destinations this far above their baseline */
+    guint new_sources;                      /* 0 (1: on): the new-sources route (a scan-shaped
+                                             * bucket whose sources rose and are newer than
+                                             * usual: the sources' z and the novelty's together
+                                             * past z_min, new sources past ratio_min, with the
+                                             * sources' volume and excess guards) ... */
+    double novelty_z_min;                   /* ... the novelty alone past 2.5 ... */
+    double novelty_ratio_min;               /* ... and 1.5 times the new sources the recent
+                                             * share predicts */
     gint64 exclusion_s;                     /* 86400: incident buckets kept out of baselines */
 } PsDetectConfig;
 
@@ -160,6 +168,12 @@ typedef struct {
     /* destinations per source against their own baseline (not scored while young) */
     PsBaseline intensity_baseline;
     PsScore intensity;
+    /* new sources beyond the port's usual share of new ones among this bucket's sources:
+     * z = (new - share x sources) / its noise, ratio = new / (share x sources) (0 and 1 when
+     * not counted or young). Given the sources, it does not move when more of the usual
+     * sources come, only when they are newer than usual. */
+    PsScore novelty;
+    double new_sources_z; /* the sources' z and the novelty's together (Stouffer) */
 } PsEvaluation;
 
 typedef struct {

@@ -9,15 +9,18 @@ ps_event_id(const char *series, const PsAlertEvent *event)
 }
 
 static void
-append_metric(GString *out, const PsEvaluation *evaluation, PsMetric metric, gboolean last)
+append_metric(GString *out, const PsEvaluation *evaluation, PsMetric metric)
 {
     const PsBaseline *baseline = &evaluation->baseline[metric];
     const PsScore *score = &evaluation->score[metric];
 
+    if (!ps_metric_known(&evaluation->sample, metric))
+        return;
     g_string_append_printf(out,
-                           "\"%s\":{\"value\":%.0f,\"expected\":%.1f,\"ratio\":%.2f,\"z\":%.2f}%s",
-                           ps_metric_name(metric), evaluation->sample.value[metric],
-                           baseline->expected, score->ratio, score->z, last ? "" : ",");
+                           "%s\"%s\":{\"value\":%.0f,\"expected\":%.1f,\"ratio\":%.2f,\"z\":%.2f}",
+                           metric == 0 ? "" : ",", ps_metric_name(metric),
+                           evaluation->sample.value[metric], baseline->expected, score->ratio,
+                           score->z);
 }
 
 void
@@ -44,7 +47,7 @@ ps_event_json(const char *series, gboolean watched, const PsAlertEvent *event, G
         event->degraded ? "true" : "false", event->peak_ratio, event->peak[PS_METRIC_SOURCES],
         event->total[PS_METRIC_FLOWS]);
     for (guint m = 0; m < PS_N_METRICS; m++)
-        append_metric(out, e, m, m + 1 == PS_N_METRICS);
+        append_metric(out, e, m);
     g_string_append(out, "}}\n");
 }
 

@@ -172,8 +172,10 @@ scan_why(const PsAlertEvent *event)
 static const char *
 metric_label(PsMetric metric)
 {
-    static const char *labels[PS_N_METRICS] = {
-        "distinct sources", "SYN-only flows", "destinations", "flows", "packets", "bytes"};
+    static const char *labels[PS_N_METRICS] = {"distinct sources", "SYN-only flows",
+                                               "destinations",     "flows",
+                                               "packets",          "bytes",
+                                               "sources new for a day"};
 
     return metric < PS_N_METRICS ? labels[metric] : "?";
 }
@@ -235,6 +237,8 @@ static void
 explain_metrics(GString *out, const PsEvaluation *e)
 {
     for (guint m = 0; m < PS_N_METRICS; m++) {
+        if (!ps_metric_known(&e->sample, m))
+            continue;
         g_string_append_printf(
             out, "%s %s %.0f vs %.1f expected (x%.1f, z %.1f)", m == 0 ? "" : ";", metric_label(m),
             finite_or_zero(e->sample.value[m]), finite_or_zero(e->baseline[m].expected),
@@ -431,6 +435,8 @@ add_metrics(JsonBuilder *builder, const PsEvaluation *e)
     json_builder_set_member_name(builder, "metrics");
     json_builder_begin_object(builder);
     for (guint m = 0; m < PS_N_METRICS; m++) {
+        if (!ps_metric_known(&e->sample, m))
+            continue;
         json_builder_set_member_name(builder, ps_metric_name(m));
         json_builder_begin_object(builder);
         ps_format_add_double(builder, "value", e->sample.value[m]);

@@ -11,8 +11,14 @@
 #define WEEKLY_CLIP_MIN  0.3
 #define WEEKLY_CLIP_MAX  3.0
 
-/* hash field metric name of each PsMetric */
-static const char *metric_fields[PS_N_METRICS] = {"nsrc", "syn", "ndst", "flows", "pkts", "bytes"};
+const char *
+ps_metric_field(PsMetric metric)
+{
+    static const char *fields[PS_N_METRICS] = {"nsrc", "syn",   "ndst", "flows",
+                                               "pkts", "bytes", "nnew"};
+
+    return metric < PS_N_METRICS ? fields[metric] : "?";
+}
 /* the bucket's data quality fields, asked for after every series' metrics */
 static const char *quality_fields[] = {"lost", "unknown", "errors", "collectors"};
 #define N_QUALITY G_N_ELEMENTS(quality_fields)
@@ -40,7 +46,7 @@ append_bucket(PsRedisPipeline *pipeline, const PsHistoryReader *reader, guint st
     argv[1] = key;
     for (guint i = 0; i < names->len; i++) {
         for (guint m = 0; m < PS_N_METRICS; m++) {
-            gchar *field = ps_field(g_ptr_array_index(names, i), metric_fields[m]);
+            gchar *field = ps_field(g_ptr_array_index(names, i), ps_metric_field(m));
             g_ptr_array_add(fields, field);
             argv[2 + i * PS_N_METRICS + m] = field;
         }
@@ -90,6 +96,13 @@ ps_history_reply_free(redisReply *reply)
     g_free(reply);
 }
 
+static gboolean
+reply_has(const redisReply *reply, guint index)
+{
+    return reply->type == REDIS_REPLY_ARRAY && index < reply->elements &&
+           reply->element[index]->str != NULL;
+}
+
 static double
 reply_number(const redisReply *reply, guint index)
 {
@@ -129,6 +142,9 @@ fill_sample(const redisReply *reply, guint series, guint n_series, gboolean clos
     }
     for (guint m = 0; m < PS_N_METRICS; m++)
         sample->value[m] = reply_number(reply, series * PS_N_METRICS + m);
+    /* the collector writes nnew only for series it tracks, once it has a horizon of them */
+    if (!reply_has(reply, series * PS_N_METRICS + PS_METRIC_NEW))
+        sample->flags |= PS_SAMPLE_NO_NEW;
     if (bucket_degraded(reply, n_series, usual_collectors))
         sample->flags |= PS_SAMPLE_DEGRADED;
 }
@@ -252,6 +268,8 @@ fill_history(GPtrArray *replies, GHashTable *closed, GHashTable *closed_hours, c
                     is_closed(closed_hours, starts[n]), 0, &days[d]);
     for (guint m = 0; m < PS_N_METRICS; m++)
         history->weekly[m] = weekly_factor(weeks, days, m);
+    /* hour buckets hold no new sources: they are a share of the sources, whose hours do */
+    history->weekly[PS_METRIC_NEW] = history->weekly[PS_METRIC_SOURCES];
 }
 
 gboolean

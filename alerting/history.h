@@ -9,6 +9,9 @@
 
 #include "baseline.h"
 
+/* The bucket hash field of a metric ("nsrc", ..., "nnew": schema/redis.md). */
+const char *ps_metric_field(PsMetric metric);
+
 typedef struct {
     redisContext *redis; /* borrowed */
     const char *prefix;

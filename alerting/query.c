@@ -10,9 +10,6 @@
 
 #define PS_QUERY_ALERTS_PAGE 1000 /* stream entries per XRANGE */
 
-/* Hash field metric of each PsMetric, in PsMetric order (schema/redis.md). */
-static const char *metric_fields[PS_N_METRICS] = {"nsrc", "syn", "ndst", "flows", "pkts", "bytes"};
-
 static gboolean
 metric_is_distinct(PsMetric metric)
 {
@@ -30,7 +27,8 @@ ps_query_sample_add(PsSample *into, const PsSample *from)
         else
             into->value[m] += from->value[m];
     }
-    into->flags = (into->flags & ~PS_SAMPLE_MISSING) | (from->flags & PS_SAMPLE_DEGRADED);
+    into->flags = (into->flags & ~PS_SAMPLE_MISSING) |
+                  (from->flags & (PS_SAMPLE_DEGRADED | PS_SAMPLE_NO_NEW));
 }
 
 static double
@@ -65,7 +63,7 @@ series_fields(GPtrArray *names)
 
     for (guint i = 0; i < names->len; i++)
         for (guint m = 0; m < PS_N_METRICS; m++)
-            g_ptr_array_add(fields, ps_field(g_ptr_array_index(names, i), metric_fields[m]));
+            g_ptr_array_add(fields, ps_field(g_ptr_array_index(names, i), ps_metric_field(m)));
     return fields;
 }
 
@@ -87,6 +85,8 @@ add_bucket_reply(guint index, redisReply *reply, gpointer user_data)
         PsSample bucket = {0};
         for (guint m = 0; m < PS_N_METRICS; m++)
             bucket.value[m] = reply_number(reply->element[s * PS_N_METRICS + m]);
+        if (reply->element[s * PS_N_METRICS + PS_METRIC_NEW]->type != REDIS_REPLY_STRING)
+            bucket.flags |= PS_SAMPLE_NO_NEW; /* not counted by the collector */
         ps_query_sample_add(&range->samples[s * range->n_points + point], &bucket);
     }
 }
@@ -195,7 +195,7 @@ static int
 metric_of_field(const char *name)
 {
     for (guint m = 0; m < PS_N_METRICS; m++)
-        if (g_str_equal(name, metric_fields[m]))
+        if (g_str_equal(name, ps_metric_field(m)))
             return (int)m;
     return -1;
 }

@@ -6,10 +6,13 @@
  * taught the level a low value (and, with that guard off, the incident resolves once the level
  * is back to normal); one scanner sweeping a quiet watched port opens sooner through
  * destinations per source, while fewer sources alone open nothing; and a port whose own
- * recent noise is heavy-tailed does not open on an excursion the size of its usual ones. */
+ * recent noise is heavy-tailed does not open on an excursion the size of its usual ones; a
+ * wave of sources new to a quiet watched port opens sooner through the count of new sources,
+ * where the collector counts them and a history of them exists. */
 #include "config.h"
 
 #include <math.h>
+#include <string.h>
 
 #include "detect.h"
 
@@ -25,6 +28,7 @@ typedef struct {
     PsSeriesState state;
     PsHistory history;
     double base[PS_N_METRICS];
+    guint8 flags; /* added to every sample's */
     gint64 bucket;
 } Series;
 
@@ -34,6 +38,8 @@ series_init(Series *s, double sources)
 {
     ps_detect_config_init(&s->config);
     ps_series_state_init(&s->state);
+    memset(s->base, 0, sizeof(s->base));
+    s->flags = 0;
     s->base[PS_METRIC_SOURCES] = sources;
     s->base[PS_METRIC_SYN] = 1.5 * sources;
     s->base[PS_METRIC_DESTS] = sources;
@@ -56,7 +62,7 @@ series_init(Series *s, double sources)
 static PsEventKind
 series_step_each(Series *s, const double *factors, gboolean missing, PsAlertEvent *event)
 {
-    PsSample sample = {.flags = missing ? PS_SAMPLE_MISSING : 0};
+    PsSample sample = {.flags = (missing ? PS_SAMPLE_MISSING : 0) | s->flags};
     PsEvaluation evaluation;
     PsEventKind kind;
 
@@ -223,8 +229,8 @@ test_holiday_recovery(void)
 static guint
 one_scanner(Series *s, gboolean scanner, guint limit)
 {
-    double factors[PS_N_METRICS] = {21.0 / 20, 3, 3, 2.5, 1, 1};
-    double fewer[PS_N_METRICS] = {0.5, 1, 1, 1, 1, 1};
+    double factors[PS_N_METRICS] = {21.0 / 20, 3, 3, 2.5, 1, 1, 1};
+    double fewer[PS_N_METRICS] = {0.5, 1, 1, 1, 1, 1, 1};
     PsAlertEvent event;
 
     warm_up(s);
@@ -296,6 +302,70 @@ test_heavy_tailed_noise(void)
     g_assert_cmpuint(heavy_tailed_then(&s, tail, 10, 3), <=, 2);
 }
 
+/* A quiet watched port (20 sources a minute, 6 of them new for a day) meets a wave of 40 new
+ * scanners, 2 SYNs each: sources 3x, SYN-only flows and destinations ~3.7x, bytes 1.5x, new
+ * sources 7.7x. With replaced TRUE its sources are as many as usual but 40 of them new (its
+ * clients changed, nobody scans). Returns the bucket that opened an incident, 0 when none. */
+static guint
+new_wave(Series *s, gboolean replaced, guint limit)
+{
+    double wave[PS_N_METRICS] = {3, 110.0 / 30, 3.7, 3, 2, 1.5, 46.0 / 6};
+    double changed[PS_N_METRICS] = {1, 1, 1, 1, 1, 1, 46.0 / 6};
+    PsAlertEvent event;
+
+    warm_up(s);
+    for (guint i = 1; i <= limit; i++) {
+        if (series_step_each(s, replaced ? changed : wave, FALSE, &event) == PS_EVENT_OPEN)
+            return i;
+    }
+    return 0;
+}
+
+/* The recent buckets too: the usual share of new sources is the last quarter hour's. */
+static void
+new_sources_init(Series *s, gboolean tracked_before)
+{
+    guint8 flags = tracked_before ? 0 : PS_SAMPLE_NO_NEW;
+
+    series_init(s, 20);
+    s->config.new_sources = 1; /* off by default */
+    s->base[PS_METRIC_NEW] = 6;
+    for (guint d = 0; d < PS_BASELINE_DAYS; d++) {
+        for (guint k = 0; k < PS_BASELINE_SLOTS; k++) {
+            s->history.same_time[d][k].value[PS_METRIC_NEW] = 6;
+            s->history.same_time[d][k].flags |= flags;
+        }
+    }
+    for (guint k = 0; k < PS_BASELINE_RECENT; k++) {
+        s->history.recent[k] = s->history.same_time[0][0];
+        s->history.recent[k].value[PS_METRIC_NEW] = k % 2 ? 5 : 7;
+    }
+}
+
+static void
+test_new_sources(void)
+{
+    Series s;
+
+    /* new sources 7.7x score ~8 a bucket: two buckets sum past the watched threshold; the
+     * counts alone (3x on 20 sources) need three */
+    new_sources_init(&s, TRUE);
+    g_assert_cmpuint(new_wave(&s, FALSE, 10), ==, 2);
+    new_sources_init(&s, TRUE);
+    s.config.new_sources = 0;
+    g_assert_cmpuint(new_wave(&s, FALSE, 10), ==, 3);
+    /* a collector that does not count them (no nnew field): the counts alone */
+    new_sources_init(&s, TRUE);
+    s.flags = PS_SAMPLE_NO_NEW;
+    g_assert_cmpuint(new_wave(&s, FALSE, 10), ==, 3);
+    /* counted only since today: no baseline of them yet, the counts alone */
+    new_sources_init(&s, FALSE);
+    g_assert_cmpuint(new_wave(&s, FALSE, 10), ==, 3);
+    /* new sources without more sources: clients changed, nobody scans */
+    new_sources_init(&s, TRUE);
+    g_assert_cmpuint(new_wave(&s, TRUE, 30), ==, 0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -307,5 +377,6 @@ main(int argc, char **argv)
     g_test_add_func("/detect/holiday-recovery", test_holiday_recovery);
     g_test_add_func("/detect/one-scanner", test_one_scanner);
     g_test_add_func("/detect/heavy-tailed-noise", test_heavy_tailed_noise);
+    g_test_add_func("/detect/new-sources", test_new_sources);
     return g_test_run();
 }

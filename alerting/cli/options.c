@@ -134,7 +134,7 @@ ps_cli_metric_parse(const char *text, PsMetric *metric, GError **error)
         }
     }
     g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                "'%s' is not a metric: expected sources, dests, flows, syn, packets or bytes",
+                "'%s' is not a metric: expected sources, dests, flows, syn, packets, bytes or new_sources",
                 text);
     return FALSE;
 }

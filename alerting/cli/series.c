@@ -35,7 +35,7 @@ add_point(PsOutput *output, const PsSpan *span, guint i, PsMetric metric)
     ps_expected_at(span->range, 0, span->first + i, metric, &baseline, &score);
     ps_output_row(output);
     ps_output_time(output, ps_span_time(span, i));
-    if (sample->flags & PS_SAMPLE_MISSING) {
+    if ((sample->flags & PS_SAMPLE_MISSING) || !ps_metric_known(sample, metric)) {
         ps_output_empty(output);
         ps_output_number(output, baseline.expected, 1);
         ps_output_empty(output);
@@ -59,7 +59,7 @@ print_sparkline(const PsSpan *span, const char *series, PsMetric metric)
 
     for (guint i = 0; i < span->n_points; i++) {
         const PsSample *sample = ps_query_range_sample(span->range, 0, span->first + i);
-        present[i] = !(sample->flags & PS_SAMPLE_MISSING);
+        present[i] = !(sample->flags & PS_SAMPLE_MISSING) && ps_metric_known(sample, metric);
         values[i] = sample->value[metric];
         max = present[i] ? MAX(max, values[i]) : max;
     }

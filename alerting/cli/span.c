@@ -16,7 +16,7 @@ ps_span_add_options(GOptionContext *context, PsSpanOptions *options)
                               {"step", 0, 0, G_OPTION_ARG_STRING, &options->step,
                                "Point length: 1m, 1h, 1d ... (default: from the span)", "STEP"},
                               {"metric", 0, 0, G_OPTION_ARG_STRING, &options->metric,
-                               "flows (default), sources, dests, syn, packets or bytes", "METRIC"},
+                               "flows (default), sources, dests, syn, packets, bytes or new_sources", "METRIC"},
                               G_OPTION_ENTRY_NULL};
 
     g_option_context_add_main_entries(context, entries, NULL);

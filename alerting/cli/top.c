@@ -42,7 +42,7 @@ parse_top_options(PsCli *cli, TopOptions *o, int *argc, char ***argv, GError **e
          "End of the window (default: the newest closed bucket)", "TIME"},
         {"window", 0, 0, G_OPTION_ARG_STRING, &o->window, "Window length (default 15m)", "SPAN"},
         {"by", 0, 0, G_OPTION_ARG_STRING, &o->by,
-         "flows (default), sources, dests, syn, packets or bytes", "METRIC"},
+         "flows (default), sources, dests, syn, packets, bytes or new_sources", "METRIC"},
         {"limit", 0, 0, G_OPTION_ARG_INT, &o->limit, "Ports in each list (default 10)", "N"},
         G_OPTION_ENTRY_NULL};
     g_autoptr(GOptionContext) context =

@@ -14,6 +14,8 @@ typedef struct {
     gboolean quick;
     gint sites, ports, days, scored_from_day, threads, bench, list_false;
     double trace_size, only_size;
+    gchar *new_share; /* MIN,MAX */
+    double new_share_min, new_share_max;
     char *trace_series;
     char *tune_seeds, *test_seeds;
     char **candidates;
@@ -33,6 +35,9 @@ wall_seconds(void)
 {
     return g_get_monotonic_time() / 1e6;
 }
+
+static gboolean parse_new_share(Options *options, GError **error);
+static gboolean check_sizes(const Options *options, GError **error);
 
 static gboolean
 parse_options(int argc, char **argv, Options *options, GError **error)
@@ -58,6 +63,10 @@ parse_options(int argc, char **argv, Options *options, GError **error)
          "list this many false incidents per detector [0]", "N"},
         {"only-size", 0, 0, G_OPTION_ARG_DOUBLE, &options->only_size,
          "every injection this size (a probe with many more of them) [the mix]", "SIZE"},
+        {"new-share", 0, 0, G_OPTION_ARG_STRING, &options->new_share,
+         "watched ports' background: share of their sources unseen for a day, drawn per series "
+         "from MIN to MAX [0.2,0.6]",
+         "MIN,MAX"},
         {"trace", 0, 0, G_OPTION_ARG_DOUBLE, &options->trace_size,
          "print the buckets of watched injections of this size the last detector missed or "
          "found late",
@@ -83,6 +92,30 @@ parse_options(int argc, char **argv, Options *options, GError **error)
     options->days = options->days ? options->days : 21;
     options->scored_from_day = options->scored_from_day ? options->scored_from_day : 14;
     options->bench = options->bench >= 0 ? options->bench : 10000;
+    return parse_new_share(options, error) && check_sizes(options, error);
+}
+
+/* --new-share MIN,MAX: two shares, 0 < MIN <= MAX < 1. */
+static gboolean
+parse_new_share(Options *options, GError **error)
+{
+    g_auto(GStrv) parts = g_strsplit(options->new_share ? options->new_share : "0.2,0.6", ",", -1);
+
+    if (g_strv_length(parts) == 2) {
+        options->new_share_min = g_ascii_strtod(parts[0], NULL);
+        options->new_share_max = g_ascii_strtod(parts[1], NULL);
+        if (options->new_share_min > 0 && options->new_share_min <= options->new_share_max &&
+            options->new_share_max < 1)
+            return TRUE;
+    }
+    g_set_error(error, PS_EVAL_ERROR, PS_EVAL_ERROR_SETTING,
+                "--new-share: expected MIN,MAX with 0 < MIN <= MAX < 1");
+    return FALSE;
+}
+
+static gboolean
+check_sizes(const Options *options, GError **error)
+{
     if (options->sites > PS_SIM_MAX_SITES || options->ports < 20 ||
         options->days < options->scored_from_day + 5 || options->scored_from_day < 8) {
         g_set_error(error, PS_EVAL_ERROR, PS_EVAL_ERROR_SETTING,
@@ -142,7 +175,8 @@ run_pool(const Options *options, const PsRunConfig *config, const char *seeds, c
         }
         pool->dataset[pool->n] = ps_sim_dataset_new(seed, options->sites, options->ports,
                                                     options->days, options->scored_from_day,
-                                                    options->only_size);
+                                                    options->only_size, options->new_share_min,
+                                                    options->new_share_max);
         pool->result[pool->n] = ps_run_dataset(config, pool->dataset[pool->n],
                                                pool->n == 0 ? snapshots : NULL, n_snapshots);
         fprintf(stderr, "%s seed %" G_GUINT64_FORMAT ": %u series, %u injections, %.1f s wall, "

@@ -153,14 +153,20 @@ static void
 trace_bucket(GString *out, guint i, const PsEvaluation *evaluation, PsEventKind kind)
 {
     g_string_append_printf(out, "  %5u", i);
-    for (guint m = 0; m < PS_N_DETECT_METRICS; m++)
+    for (guint m = 0; m < PS_N_METRICS; m++) {
+        if (m >= PS_N_DETECT_METRICS && m != PS_METRIC_NEW)
+            continue; /* context only */
         g_string_append_printf(out, " | %s %5.0f b %6.1f z %5.1f r %4.1f s %.2f/%.2f%s%s",
                                ps_metric_name(m), evaluation->sample.value[m],
                                evaluation->baseline[m].expected, evaluation->score[m].z,
                                evaluation->score[m].ratio, evaluation->baseline[m].scale,
                                evaluation->baseline[m].candidate_scale,
                                evaluation->baseline[m].young ? "y" : "",
-                               evaluation->hit[m] ? "*" : " ");
+                               m < PS_N_DETECT_METRICS && evaluation->hit[m] ? "*" : " ");
+    }
+    g_string_append_printf(out, " | novelty z %.1f r %.1f, with sources %.1f",
+                           evaluation->novelty.z, evaluation->novelty.ratio,
+                           evaluation->new_sources_z);
     g_string_append_printf(out, " | hit %d scan %d %s\n", evaluation->port_hit,
                            evaluation->scan_shaped, ps_event_kind_name(kind));
 }

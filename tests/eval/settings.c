@@ -61,6 +61,9 @@ static const Field fields[] = {
     DOUBLE_FIELD(normal_ratio_min),
     DOUBLE_FIELD(level_hit_max),
     DOUBLE_FIELD(intensity_dests_ratio),
+    UINT_FIELD(new_sources),
+    DOUBLE_FIELD(novelty_z_min),
+    DOUBLE_FIELD(novelty_ratio_min),
     INT64_FIELD(exclusion_s),
 };
 

@@ -16,6 +16,9 @@
 #define SAMPLING_KEEP   0.65 /* share of distinct sources/destinations left at half the rate */
 #define MISSING_RATE    0.0005
 #define AR_PHI          0.95
+#define NEW_PHI         0.98 /* scanning campaigns come and go over an hour or so */
+#define NEW_FLASH_SHARE 0.5  /* a flash crowd's clients: half of them new to the port */
+#define NEW_STEP_TAU    60.0 /* the sources of a lasting step stop being new within hours */
 
 static const guint watched_ports[] = {445, 139, 135, 3389, 22, 23, 1433, 3306, 5900, 6379};
 /* sources per minute at the daily mean at a site of scale 1 (a /16 facing the Internet) */
@@ -106,6 +109,24 @@ draw_other(PsRng *rng, PsSimSeriesParams *p, guint k, double scale)
     p->flash = p->port == 443;
 }
 
+/* New sources, from a stream of their own so that every other draw stays what it was before
+ * they were simulated (the same datasets, comparable runs). The shares are assumptions: a
+ * watched port facing the Internet sees scanners, many of them back within a day, a service
+ * port mostly its returning clients (tests/eval/README.md, session 9). */
+static void
+draw_new_sources(const PsSimDataset *dataset, guint index, PsSimSeriesParams *p)
+{
+    PsRng rng;
+    gboolean service = !p->scan && p->port < 1024;
+
+    ps_rng_seed(&rng, dataset->seed * 0x2545F4914F6CDD1Dull + index * 104729u + 5);
+    if (p->scan)
+        p->new_share = ps_rng_uniform(&rng, dataset->new_share_min, dataset->new_share_max);
+    else
+        p->new_share = service ? ps_rng_uniform(&rng, 0.05, 0.3) : ps_rng_uniform(&rng, 0.1, 0.6);
+    p->new_sigma = ps_rng_uniform(&rng, 0.2, 0.5);
+}
+
 static void
 draw_series(PsRng *rng, PsSimDataset *dataset, guint index, double scale)
 {
@@ -134,6 +155,7 @@ draw_series(PsRng *rng, PsSimDataset *dataset, guint index, double scale)
     if (ps_rng_uniform(rng, 0, 1) < 0.03)
         p->step_at = dataset->scored_from +
                      ps_rng_below(rng, dataset->n_buckets - dataset->scored_from - PS_SIM_DAY);
+    draw_new_sources(dataset, index, p);
 }
 
 /* The next bucket at or after cursor where an injection of this placement may start. */
@@ -221,7 +243,8 @@ draw_site_events(PsRng *rng, PsSimDataset *dataset, guint site)
 
 PsSimDataset *
 ps_sim_dataset_new(guint64 seed, guint n_sites, guint ports_per_site, guint days,
-                   guint scored_from_day, double only_size)
+                   guint scored_from_day, double only_size, double new_share_min,
+                   double new_share_max)
 {
     PsSimDataset *dataset = g_new0(PsSimDataset, 1);
     PsRng rng;
@@ -231,6 +254,8 @@ ps_sim_dataset_new(guint64 seed, guint n_sites, guint ports_per_site, guint days
     ps_rng_seed(&rng, seed);
     dataset->seed = seed;
     dataset->only_size = only_size;
+    dataset->new_share_min = new_share_min;
+    dataset->new_share_max = new_share_max;
     dataset->n_sites = n_sites;
     dataset->ports_per_site = ports_per_site;
     dataset->days = days;
@@ -328,8 +353,28 @@ injection_extra(const PsSimInjection *injection, guint i)
 
 /* Traffic of one bucket before it is turned into metrics. */
 typedef struct {
-    double sources, flows, syn, scan_syn, extra_dests, extra_packets, extra_bytes;
+    double sources, injected, flash, fresh, new_sources, flows, syn, scan_syn, extra_dests, extra_packets, extra_bytes;
 } Traffic;
+
+/* Share of an injection's sources at bucket i that the port has not seen for a day. A few
+ * concentrated scanners are new in their first bucket only. A distributed wave's are new
+ * while its pool of sources is not yet covered: a bot scanning the whole address space comes
+ * back to one /16 every few minutes to hours, so the share decays with a time constant drawn
+ * per injection from 5 to 120 buckets (an internal worm's hosts scan every minute: they are new
+ * once, and the share is that of hosts newly infected, which a growing wave keeps high). */
+static double
+injection_new_share(const PsSimDataset *dataset, const PsSimInjection *injection, guint i)
+{
+    PsRng rng;
+    double tau;
+
+    if (injection->concentrated)
+        return i == injection->start ? 1 : 0;
+    ps_rng_seed(&rng, dataset->seed * 0x9E3779B97F4A7C15ull + injection->series * 7u +
+                          injection->start * 31u + 3);
+    tau = exp(ps_rng_uniform(&rng, log(5), log(120)));
+    return exp(-(double)(i - injection->start) / tau);
+}
 
 static void
 add_surge(PsRng *rng, const PsSimSeriesParams *p, const PsSimInjection *injection, double m,
@@ -340,11 +385,14 @@ add_surge(PsRng *rng, const PsSimSeriesParams *p, const PsSimInjection *injectio
     if (m <= 0)
         return;
     if (injection->concentrated) {
-        traffic->sources += 1 + ps_rng_below(rng, 3);
+        double sources = 1 + ps_rng_below(rng, 3);
+        traffic->sources += sources;
+        traffic->injected += sources;
         syn = ps_rng_poisson(rng, m * rate * p->flows_per_source);
     } else {
         double sources = ps_rng_poisson(rng, m * rate);
         traffic->sources += sources;
+        traffic->injected += sources;
         syn = ps_rng_poisson(rng, 2 * sources);
     }
     traffic->flows += syn;
@@ -371,6 +419,7 @@ to_sample(PsRng *rng, const PsSimSeriesParams *p, const Traffic *traffic, double
 
     dests = MAX(0, round(dests + 0.3 * sqrt(dests) * ps_rng_normal(rng)));
     sample->value[PS_METRIC_SOURCES] = keep < 1 ? thin(rng, traffic->sources, keep) : traffic->sources;
+    sample->value[PS_METRIC_NEW] = MIN(traffic->new_sources, sample->value[PS_METRIC_SOURCES]);
     sample->value[PS_METRIC_DESTS] = keep < 1 ? thin(rng, dests, keep) : dests;
     sample->value[PS_METRIC_SYN] = traffic->syn;
     sample->value[PS_METRIC_FLOWS] = traffic->flows;
@@ -380,6 +429,28 @@ to_sample(PsRng *rng, const PsSimSeriesParams *p, const Traffic *traffic, double
         round(traffic->syn * 1.3 * 60 + plain * p->packets_per_flow * p->bytes_per_packet) +
         traffic->extra_bytes;
     sample->flags = 0;
+}
+
+/* Sources unseen on the port for a day, from the new-sources stream alone: the background's
+ * share (its log-odds wander, campaigns come and go), the injection's, half a flash crowd's,
+ * and the first sources of a lasting step. */
+static void
+count_new_sources(PsRng *rng, const PsSimDataset *dataset, const PsSimSeriesParams *p,
+                  const PsSimInjection *injection, guint i, double background, double logit,
+                  double keep, Traffic *traffic)
+{
+    double base = log(p->new_share / (1 - p->new_share));
+    double share = 1 / (1 + exp(-(base + logit)));
+    double fresh = traffic->fresh;
+
+    if (injection != NULL && i >= injection->start && i < injection->end)
+        fresh += thin(rng, traffic->injected, injection_new_share(dataset, injection, i));
+    if (p->step_at >= 0 && i >= (guint)p->step_at)
+        fresh += thin(rng, background / 3, exp(-(double)(i - (guint)p->step_at) / NEW_STEP_TAU));
+    traffic->new_sources =
+        thin(rng, background, share) + thin(rng, traffic->flash, NEW_FLASH_SHARE) + fresh;
+    if (keep < 1)
+        traffic->new_sources = thin(rng, traffic->new_sources, keep);
 }
 
 /* Multiplier of the whole series' traffic after a collector outage; sets missing in it. */
@@ -414,6 +485,7 @@ add_flash(PsRng *rng, const PsSimDataset *dataset, const PsSimSeriesParams *p, g
     sources = ps_rng_negbin(rng, m * rate, p->theta);
     flows = ps_rng_negbin(rng, sources * p->flows_per_source, 50);
     traffic->sources += sources;
+    traffic->flash += sources;
     traffic->flows += flows;
     traffic->syn += thin(rng, flows, p->syn_share);
 }
@@ -454,6 +526,7 @@ add_backup(PsRng *rng, const PsSimDataset *dataset, const PsSimSeriesParams *p, 
     /* one host, one file server, many SMB sessions moving a lot of data */
     flows = ps_rng_poisson(rng, 400);
     traffic->sources += 1;
+    traffic->fresh += day == dataset->backup_from_day && minute == BACKUP_HOUR * 60;
     traffic->flows += flows;
     traffic->syn += ps_rng_poisson(rng, 2);
     traffic->extra_dests += 1;
@@ -470,10 +543,12 @@ ps_sim_series_fill(const PsSimDataset *dataset, guint index, PsSimSeries *series
     guint n_injections = dataset->first_injection[index + 1] - dataset->first_injection[index];
     guint next = 0;
     double ar = 0, innovation = p->ar_sigma * sqrt(1 - AR_PHI * AR_PHI);
-    PsRng rng;
+    double new_logit = 0, new_innovation = p->new_sigma * sqrt(1 - NEW_PHI * NEW_PHI);
+    PsRng rng, new_rng;
 
     g_return_if_fail(series->n == dataset->n_buckets);
     ps_rng_seed(&rng, dataset->seed * 0x9E3779B97F4A7C15ull + index + 1);
+    ps_rng_seed(&new_rng, dataset->seed * 0xD1B54A32D192ED03ull + index + 11);
     for (guint i = 0; i < dataset->n_buckets; i++) {
         double expected = ps_sim_expected(dataset, index, i), rate, keep = 1, sources;
         gboolean missing;
@@ -498,6 +573,9 @@ ps_sim_series_fill(const PsSimDataset *dataset, guint index, PsSimSeries *series
         add_flash(&rng, dataset, p, i, rate, &traffic);
         if ((gint)p->site == dataset->sampling_site && (gint)i >= dataset->sampling_at)
             keep = SAMPLING_KEEP;
+        new_logit = NEW_PHI * new_logit + new_innovation * ps_rng_normal(&new_rng);
+        count_new_sources(&new_rng, dataset, p, next < n_injections ? &injections[next] : NULL, i,
+                          sources, new_logit, keep, &traffic);
         to_sample(&rng, p, &traffic, keep, &series->sample[i]);
         if (missing) {
             memset(&series->sample[i], 0, sizeof(PsSample));

@@ -85,6 +85,8 @@ typedef struct {
     gint step_at;       /* bucket of a permanent +50% step, -1 none */
     gboolean flash;     /* 443: gets the site's flash crowd */
     gboolean backup;    /* 445: gets the site's nightly backup */
+    double new_share;   /* share of the background's sources unseen on the port for a day */
+    double new_sigma;   /* stationary sd of the AR(1) noise on that share's log-odds */
 } PsSimSeriesParams;
 
 typedef struct {
@@ -102,6 +104,7 @@ typedef struct {
     gint sampling_site, sampling_at;
     guint8 *site_missing[PS_SIM_MAX_SITES]; /* random missing buckets, per site */
     double only_size;
+    double new_share_min, new_share_max; /* watched ports' background share of new sources */
     guint n_series;
     PsSimSeriesParams *series;
     GArray *injections; /* PsSimInjection, ordered by series then start */
@@ -118,9 +121,11 @@ typedef struct {
 
 /* Draws a dataset. sites x ports_per_site series, days days, injections from scored_from_day;
  * only_size > 0 makes every injection that size (a probe of one size: more of them per run,
- * the same shapes, durations, placements and gaps). */
+ * the same shapes, durations, placements and gaps); watched ports' background has a share of
+ * sources new for a day drawn in [new_share_min, new_share_max]. */
 PsSimDataset *ps_sim_dataset_new(guint64 seed, guint n_sites, guint ports_per_site, guint days,
-                                 guint scored_from_day, double only_size);
+                                 guint scored_from_day, double only_size, double new_share_min,
+                                 double new_share_max);
 
 /* The first bucket at which the injection is at its full size: its start, except for a ramp,
  * which gets there at the end of its rise. Delays are counted from here. */
