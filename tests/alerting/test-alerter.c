@@ -4,7 +4,9 @@
  * flash crowd on tcp/443, a single-source backup to tcp/445 and a collector outage followed by
  * a 1.5x recovery give none; a restart in the middle repeats nothing; Redis failing the
  * saving of the bucket that opens the incident (the connection cut before it got through, or
- * the reply lost after Redis applied it) neither loses nor repeats it. */
+ * the reply lost after Redis applied it) neither loses nor repeats it; where the buckets count
+ * sources new for a day, the incident shows them and the new-sources route changes nothing
+ * but, at most, how soon it opens. */
 #include "config.h"
 
 #include "alerter.h"
@@ -45,8 +47,9 @@ collect(const char *series, gboolean watched, const PsAlertEvent *event, const c
     g_ptr_array_add(events, seen);
 }
 
+/* new_sources: series whose buckets count sources new for a day, or NULL (none). */
 static PsTestRedis *
-seeded_redis(void)
+seeded_redis_counting(const char *new_sources)
 {
     PsTestRedis *redis = ps_test_redis_start();
     g_autofree gchar *scan = g_strdup_printf("tcp/445@%lld+%d*8", SCAN_START, SCAN_LEN);
@@ -62,17 +65,26 @@ seeded_redis(void)
                           "21",       "--ports", "tcp/445,tcp/443,udp/53,tcp/22,tcp/3389",
                           "--surge",  scan,      "--surge",
                           crowd,      "--surge", backup,
-                          "--outage", outage,    NULL};
+                          "--outage", outage,    "--new-sources",
+                          new_sources, NULL};
 
     if (redis == NULL)
         return NULL;
     argv[2] = ps_test_redis_socket(redis);
+    if (new_sources == NULL)
+        argv[G_N_ELEMENTS(argv) - 3] = NULL; /* no --new-sources */
     g_assert_nonnull(seed);
     g_assert_true(g_spawn_sync(NULL, (gchar **)argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL,
                                NULL, NULL, &status, &error));
     g_assert_no_error(error);
     g_assert_cmpint(status, ==, 0);
     return redis;
+}
+
+static PsTestRedis *
+seeded_redis(void)
+{
+    return seeded_redis_counting(NULL);
 }
 
 static void
@@ -90,8 +102,8 @@ alerter_config(PsAlerterConfig *config, gchar **watched)
 }
 
 static void
-run(redisContext *redis, gboolean persist, gint64 after, gint64 until, GPtrArray *events,
-    gboolean restore)
+run_with(redisContext *redis, gboolean persist, gint64 after, gint64 until, GPtrArray *events,
+         gboolean restore, gboolean new_sources_route)
 {
     gchar *watched[] = {"tcp/445", "tcp/3389", "tcp/22", NULL};
     PsAlerterConfig config;
@@ -100,6 +112,7 @@ run(redisContext *redis, gboolean persist, gint64 after, gint64 until, GPtrArray
     gint64 last;
 
     alerter_config(&config, watched);
+    config.detect.new_sources = new_sources_route;
     alerter = ps_alerter_new(&config, redis, persist, collect, events);
     if (restore) {
         g_assert_true(ps_alerter_restore(alerter, &after, &error));
@@ -109,6 +122,13 @@ run(redisContext *redis, gboolean persist, gint64 after, gint64 until, GPtrArray
     g_assert_true(ps_alerter_warm_up(alerter, after + STEP, &error));
     g_assert_true(ps_alerter_run(alerter, after, until, &last, &error));
     g_assert_no_error(error);
+}
+
+static void
+run(redisContext *redis, gboolean persist, gint64 after, gint64 until, GPtrArray *events,
+    gboolean restore)
+{
+    run_with(redis, persist, after, until, events, restore, FALSE);
 }
 
 static void
@@ -146,6 +166,41 @@ test_scan_and_hard_negatives(void)
     g_assert_cmpint(resolve->event.bucket, >=, SCAN_START + SCAN_LEN);
     g_assert_cmpint(resolve->event.bucket, <=, SCAN_START + SCAN_LEN + 15 * STEP);
     g_assert_cmpfloat(resolve->event.peak_ratio, >, 5);
+}
+
+/* The watched ports' buckets count sources new for a day (30% of the usual ones; the scan's
+ * are all new), as the collector writes them: the scan's incident shows them, series without
+ * the count show none, and the new-sources route opens the same one incident no later. */
+static void
+test_new_sources(void)
+{
+    g_autoptr(PsTestRedis) server = seeded_redis_counting("tcp/445,tcp/22,tcp/3389");
+    g_autoptr(redisContext) redis = NULL;
+    g_autoptr(GPtrArray) off = g_ptr_array_new_with_free_func((GDestroyNotify)seen_free);
+    g_autoptr(GPtrArray) on = g_ptr_array_new_with_free_func((GDestroyNotify)seen_free);
+    const PsEvaluation *open;
+
+    if (server == NULL)
+        return;
+    redis = ps_test_redis_connect(server);
+    run_with(redis, FALSE, END - 21 * 3600, END, off, FALSE, FALSE);
+    g_assert_cmpuint(off->len, ==, 2);
+    open = &((const Seen *)g_ptr_array_index(off, 0))->event.evaluation;
+    g_assert_true(ps_metric_known(&open->sample, PS_METRIC_NEW));
+    /* 8x the sources, the 7 in 8 that came with the scan new: ~0.3 + 7 of the usual count */
+    g_assert_cmpfloat(open->sample.value[PS_METRIC_NEW], >,
+                      0.85 * open->sample.value[PS_METRIC_SOURCES]);
+    g_assert_cmpfloat(open->score[PS_METRIC_NEW].ratio, >, 10);
+
+    run_with(redis, FALSE, END - 21 * 3600, END, on, FALSE, TRUE);
+    g_assert_cmpuint(on->len, ==, 2);
+    for (guint i = 0; i < 2; i++) {
+        const Seen *a = g_ptr_array_index(off, i), *b = g_ptr_array_index(on, i);
+        g_assert_cmpstr(b->series, ==, a->series);
+        g_assert_cmpint(b->event.kind, ==, a->event.kind);
+    }
+    g_assert_cmpint(((const Seen *)g_ptr_array_index(on, 0))->event.bucket, <=,
+                    ((const Seen *)g_ptr_array_index(off, 0))->event.bucket);
 }
 
 static guint
@@ -321,6 +376,7 @@ main(int argc, char **argv)
     g_test_add_func("/alerter/scan-and-hard-negatives", test_scan_and_hard_negatives);
     g_test_add_func("/alerter/restart-repeats-nothing", test_restart_repeats_nothing);
     g_test_add_func("/alerter/broad-scan", test_broad_scan);
+    g_test_add_func("/alerter/new-sources", test_new_sources);
     g_test_add_func("/alerter/saving-cut", test_saving_cut);
     g_test_add_func("/alerter/saving-reply-lost", test_saving_reply_lost);
     return g_test_run();

@@ -29,6 +29,7 @@ typedef struct {
 
 typedef struct {
     double sources, dests, flows, syn, packets, bytes;
+    double fresh; /* sources unseen on the port for a day (nnew), for --new-sources series */
 } Values;
 
 #define RECOVERY_S      1200 /* after an outage, the backlog arrives: 1.5x for 20 minutes */
@@ -40,6 +41,8 @@ typedef struct {
     gchar *ports;
     gchar **surges;
     gchar **outages;
+    gchar *new_sources; /* series whose buckets get nnew, comma separated */
+    gdouble new_share;
     gint days;
     gint64 end;
     gint seed;
@@ -94,7 +97,7 @@ parse_surge(const char *text, Surge *surge)
 
 /* A bucket's normal values from its mean number of sources, then what surges do to them. */
 static Values
-normal_values(GRand *rand, double mean_sources)
+normal_values(GRand *rand, double mean_sources, double new_share)
 {
     Values v;
 
@@ -104,6 +107,7 @@ normal_values(GRand *rand, double mean_sources)
     v.syn = floor(v.flows * 0.1);
     v.packets = v.flows * 8;
     v.bytes = v.flows * 900;
+    v.fresh = floor(v.sources * new_share);
     return v;
 }
 
@@ -115,6 +119,7 @@ apply_surge(const Surge *surge, Values *v)
     switch (surge->kind) {
     case SURGE_SCAN: /* new sources each sending unanswered SYNs to many hosts */
         extra_flows = (f - 1) * v->flows;
+        v->fresh += floor(v->sources * f) - v->sources;
         v->sources = floor(v->sources * f);
         v->dests = floor(v->dests * f);
         v->flows += extra_flows;
@@ -122,7 +127,9 @@ apply_surge(const Surge *surge, Values *v)
         v->packets += extra_flows;
         v->bytes += extra_flows * 60;
         break;
-    case SURGE_CROWD: /* everything scales, the SYN share and the servers stay */
+    case SURGE_CROWD: /* everything scales, the SYN share and the servers stay; half of the
+                       * crowd has not come here for a day */
+        v->fresh += floor((f - 1) * v->sources * 0.5);
         v->sources = floor(v->sources * f);
         v->flows *= f;
         v->syn = floor(v->syn * f);
@@ -143,6 +150,7 @@ static void
 scale_values(Values *v, double factor)
 {
     v->sources = floor(v->sources * factor);
+    v->fresh = floor(v->fresh * factor);
     v->dests = floor(v->dests * factor);
     v->flows *= factor;
     v->syn = floor(v->syn * factor);
@@ -187,9 +195,10 @@ write_top(PsRedisPipeline *pipeline, const char *prefix, gint64 t, const char *s
     ps_redis_pipeline_command(pipeline, "EXPIRE", key, "691200", NULL);
 }
 
+/* counts_new: the collector counts this series' new sources (minute buckets only). */
 static void
 write_bucket(PsRedisPipeline *pipeline, const char *prefix, guint step, gint64 t, const char *series,
-             const Values *v, guint ttl_days)
+             const Values *v, guint ttl_days, gboolean counts_new)
 {
     g_autofree gchar *key = ps_key_bucket(prefix, step, t);
     g_autofree gchar *closed = ps_key_closed(prefix, step);
@@ -203,6 +212,11 @@ write_bucket(PsRedisPipeline *pipeline, const char *prefix, guint step, gint64 t
         g_autofree gchar *value = g_strdup_printf("%.0f", values[m]);
         ps_redis_pipeline_command(pipeline, "HINCRBY", key, field, value, NULL);
     }
+    if (counts_new) {
+        g_autofree gchar *field = ps_field(series, "nnew");
+        g_autofree gchar *value = g_strdup_printf("%.0f", MIN(v->fresh, v->sources));
+        ps_redis_pipeline_command(pipeline, "HINCRBY", key, field, value, NULL);
+    }
     ps_redis_pipeline_command(pipeline, "EXPIRE", key, ttl, NULL);
     ps_redis_pipeline_command(pipeline, "ZADD", closed, start, start, NULL);
 }
@@ -210,7 +224,7 @@ write_bucket(PsRedisPipeline *pipeline, const char *prefix, guint step, gint64 t
 int
 main(int argc, char **argv)
 {
-    Options o = {.days = 21, .seed = 1, .level = 30};
+    Options o = {.days = 21, .seed = 1, .level = 30, .new_share = 0.3};
     GOptionEntry entries[] = {
         {"redis", 0, 0, G_OPTION_ARG_STRING, &o.redis, "Redis URL or socket", "URL"},
         {"prefix", 0, 0, G_OPTION_ARG_STRING, &o.prefix, "Key prefix (ps:)", "P"},
@@ -221,6 +235,11 @@ main(int argc, char **argv)
         {"level", 0, 0, G_OPTION_ARG_DOUBLE, &o.level, "Mean sources per minute (30)", "N"},
         {"surge", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o.surges,
          "[scan|crowd|backup:]SERIES@START+SECONDS*FACTOR, repeatable", "SURGE"},
+        {"new-sources", 0, 0, G_OPTION_ARG_STRING, &o.new_sources,
+         "Series whose minute buckets count sources new for a day (nnew), comma separated",
+         "LIST"},
+        {"new-share", 0, 0, G_OPTION_ARG_DOUBLE, &o.new_share,
+         "Share of the usual sources that are new (0.3); a scan's are all new", "F"},
         {"outage", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o.outages,
          "START+SECONDS: no buckets written, then 20 minutes at 1.5x, repeatable", "OUTAGE"},
         G_OPTION_ENTRY_NULL};
@@ -229,6 +248,7 @@ main(int argc, char **argv)
     PsRedisAddress address;
     g_autoptr(redisContext) redis = NULL;
     g_auto(GStrv) series = NULL;
+    g_auto(GStrv) counting_new = NULL;
     g_autoptr(GArray) surges = g_array_new(FALSE, TRUE, sizeof(Surge));
     g_autoptr(GRand) rand = NULL;
     const char *prefix;
@@ -255,6 +275,7 @@ main(int argc, char **argv)
     }
     prefix = o.prefix != NULL ? o.prefix : PS_KEYS_DEFAULT_PREFIX;
     series = g_strsplit(o.ports != NULL ? o.ports : "tcp/445,tcp/443,udp/53,tcp/22", ",", -1);
+    counting_new = g_strsplit(o.new_sources != NULL ? o.new_sources : "", ",", -1);
     rand = g_rand_new_with_seed(o.seed);
     if (o.end == 0)
         o.end = ps_bucket_start(g_get_real_time() / G_USEC_PER_SEC, 60);
@@ -265,7 +286,7 @@ main(int argc, char **argv)
         for (guint s = 0; series[s] != NULL; s++) {
             Values hour_total = {0};
             for (gint64 t = hour; t < hour + 3600 && t < o.end; t += 60) {
-                Values v = normal_values(rand, normal_sources(o.level, t));
+                Values v = normal_values(rand, normal_sources(o.level, t), o.new_share);
                 double recovery;
                 for (guint i = 0; i < surges->len; i++) {
                     const Surge *surge = &g_array_index(surges, Surge, i);
@@ -277,7 +298,8 @@ main(int argc, char **argv)
                     continue;
                 write_top(&pipeline, prefix, t, series[s], &v, surges, series[s]);
                 scale_values(&v, recovery);
-                write_bucket(&pipeline, prefix, 60, t, series[s], &v, 8);
+                write_bucket(&pipeline, prefix, 60, t, series[s], &v, 8,
+                             g_strv_contains((const gchar *const *)counting_new, series[s]));
                 /* distinct counts over an hour are fewer than the sum of its minutes */
                 hour_total.sources += v.sources * 0.5;
                 hour_total.dests += v.dests * 0.5;
@@ -287,7 +309,7 @@ main(int argc, char **argv)
                 hour_total.bytes += v.bytes;
             }
             if (hour + 3600 <= o.end)
-                write_bucket(&pipeline, prefix, 3600, hour, series[s], &hour_total, 400);
+                write_bucket(&pipeline, prefix, 3600, hour, series[s], &hour_total, 400, FALSE);
         }
         if (!ps_redis_pipeline_finish(&pipeline, NULL, NULL, &error)) {
             g_printerr("%s\n", error->message);
@@ -303,6 +325,7 @@ main(int argc, char **argv)
     g_free(o.redis);
     g_free(o.prefix);
     g_free(o.ports);
+    g_free(o.new_sources);
     g_strfreev(o.surges);
     g_strfreev(o.outages);
     return 0;
