@@ -1,0 +1,389 @@
+/* Sources new to a watched series (<series>:nnew, ps:seen:<series>, ps:seen-since), read back
+ * from a private redis-server: the collector's aggregation and flush thread (a PsStore) close
+ * minute buckets of crafted flows one at a time, with a 120 s horizon, and the test checks
+ * exactly which buckets have the field and what it counts:
+ *   - the first horizon of tracking writes none; then a source counts as new when the series
+ *     has not seen it after start - horizon (seen long ago: new again; recently: not);
+ *   - a port that is not watched gets no field and no seen set;
+ *   - two collectors closing one bucket with overlapping sources count each source once;
+ *   - the script run twice for one bucket (a retried write) counts nothing twice;
+ *   - a seen set that disappears restarts tracking, immature again for a horizon;
+ *   - the seen set keeps at most new_sources_max members, the most recently seen. */
+#include "config.h"
+
+#include <string.h>
+
+#include "keys.h"
+#include "new_sources.h"
+#include "redis-server.h"
+#include "redis.h"
+#include "store.h"
+
+#define T0               1699999200 /* an hour start: the buckets below stay in its hour */
+#define STEP             60
+#define HORIZON          120
+#define CLOSE_TIMEOUT_MS 30000
+#define ABSENT           (-1)
+
+static const char *const watched[] = {"tcp/445", NULL};
+
+/* ---- a collector: aggregation and flush thread, fed flows directly ---- */
+
+typedef struct {
+    PsDispatch *dispatch; /* only for the store's exporter health: no packet goes through it */
+    PsStore *store;
+    PsNetwork home;
+} Collector;
+
+static void
+no_flow(const PsFlow *flow, gpointer user_data)
+{
+    (void)flow;
+    (void)user_data;
+}
+
+/* A collector writing to redis as id, watching tcp/445, with home network 10.0.0.0/8 (so that
+ * tcp/445@in is a series too) and a seen set cap of max_members. */
+static Collector *
+collector_new(PsTestRedis *redis, const char *id, guint max_members)
+{
+    Collector *collector = g_new0(Collector, 1);
+    PsAggregateConfig aggregate;
+    PsFlushConfig flush = {.prefix = PS_KEYS_DEFAULT_PREFIX,
+                           .collector_id = id,
+                           .minute_ttl_s = 86400,
+                           .hour_ttl_s = 86400,
+                           .top_k = 3,
+                           .max_pending_bytes = 64 * 1024 * 1024,
+                           .timeout_ms = 5000,
+                           .backoff_max_ms = 1000,
+                           .new_sources_horizon_s = HORIZON,
+                           .new_sources_max = max_members};
+    g_autoptr(GError) error = NULL;
+
+    g_assert_true(ps_network_parse("10.0.0.0/8", &collector->home, NULL));
+    ps_aggregate_config_init(&aggregate);
+    aggregate.step = STEP;
+    aggregate.new_sources = watched;
+    aggregate.home_networks = &collector->home;
+    aggregate.n_home_networks = 1;
+    collector->dispatch = ps_dispatch_new(no_flow, NULL, &error);
+    g_assert_no_error(error);
+    g_assert_true(ps_redis_address_parse(ps_test_redis_socket(redis), &flush.address, &error));
+    collector->store = ps_store_new(&aggregate, &flush, collector->dispatch);
+    ps_redis_address_clear(&flush.address);
+    return collector;
+}
+
+static void
+collector_free(Collector *collector)
+{
+    ps_store_free(collector->store);
+    ps_dispatch_free(collector->dispatch);
+    g_free(collector);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(Collector, collector_free)
+
+/* One SYN from each of sources (NULL-terminated; "198.51.100." is prepended to each) to
+ * 10.0.0.1:port in the bucket start. */
+static void
+collector_add(Collector *collector, gint64 start, guint16 port, const char *const *sources)
+{
+    for (guint i = 0; sources[i] != NULL; i++) {
+        g_autofree gchar *source = g_strconcat("198.51.100.", sources[i], NULL);
+        PsFlow flow = {.src_port = 40000, .dst_port = port, .proto = 6, .tcp_flags = 0x02};
+        g_assert_true(ps_address_parse(source, &flow.src));
+        g_assert_true(ps_address_parse("10.0.0.1", &flow.dst));
+        flow.packets = 1;
+        flow.bytes = 60;
+        flow.sampling = 1;
+        flow.end_ms = (start + 30) * 1000;
+        ps_store_add(collector->store, &flow, (start + 30) * 1000);
+    }
+}
+
+/* Closes the bucket start (every open one) and waits until Redis has it. */
+static void
+collector_close(Collector *collector, gint64 start)
+{
+    PsFlushStats stats;
+
+    g_assert_true(ps_store_close(collector->store, (start + 30) * 1000, CLOSE_TIMEOUT_MS));
+    ps_flush_get_stats(ps_store_flusher(collector->store), &stats);
+    g_assert_cmpuint(stats.failures, ==, 0);
+    g_assert_cmpuint(stats.reply_errors, ==, 0);
+    g_assert_cmpuint(stats.dropped_batches, ==, 0);
+}
+
+/* A bucket of flows to one port, closed. */
+static void
+collector_bucket(Collector *collector, gint64 start, guint16 port, const char *const *sources)
+{
+    collector_add(collector, start, port, sources);
+    collector_close(collector, start);
+}
+
+/* ---- reading back ---- */
+
+/* HGET key field as an integer, ABSENT when there is no such field. */
+static gint64
+hget(redisContext *context, const char *key, const char *field)
+{
+    g_autoptr(redisReply) reply = ps_test_redis_command(context, "HGET", key, field, NULL);
+
+    if (reply->type == REDIS_REPLY_NIL)
+        return ABSENT;
+    g_assert_cmpint(reply->type, ==, REDIS_REPLY_STRING);
+    return g_ascii_strtoll(reply->str, NULL, 10);
+}
+
+/* <series>:nnew of minute bucket start, or ABSENT. */
+static gint64
+nnew(redisContext *context, gint64 start, const char *series)
+{
+    g_autofree gchar *key = ps_key_bucket(PS_KEYS_DEFAULT_PREFIX, STEP, start);
+    g_autofree gchar *field = ps_field(series, "nnew");
+
+    return hget(context, key, field);
+}
+
+static gint64
+seen_since(redisContext *context, const char *series)
+{
+    g_autofree gchar *key = ps_key_seen_since(PS_KEYS_DEFAULT_PREFIX);
+
+    return hget(context, key, series);
+}
+
+/* ZSCORE of source ("198.51.100." + last) in ps:seen:<series>, or ABSENT. */
+static gint64
+seen_score(redisContext *context, const char *series, const char *last)
+{
+    g_autofree gchar *key = ps_key_seen(PS_KEYS_DEFAULT_PREFIX, series);
+    g_autofree gchar *member = g_strconcat("198.51.100.", last, NULL);
+    g_autoptr(redisReply) reply = ps_test_redis_command(context, "ZSCORE", key, member, NULL);
+
+    if (reply->type == REDIS_REPLY_NIL)
+        return ABSENT;
+    return g_ascii_strtoll(reply->str, NULL, 10);
+}
+
+static gint64
+integer_command(redisContext *context, const char *command, const char *key)
+{
+    g_autoptr(redisReply) reply = ps_test_redis_command(context, command, key, NULL);
+
+    g_assert_cmpint(reply->type, ==, REDIS_REPLY_INTEGER);
+    return reply->integer;
+}
+
+#define SOURCES(...) ((const char *const[]){__VA_ARGS__, NULL})
+
+/* ---- the tests ---- */
+
+static void
+test_horizon(void)
+{
+    g_autoptr(PsTestRedis) redis = ps_test_redis_start();
+    g_autoptr(redisContext) context = NULL;
+    g_autoptr(Collector) collector = NULL;
+    g_autofree gchar *hour = ps_key_bucket(PS_KEYS_DEFAULT_PREFIX, 3600, T0);
+
+    if (redis == NULL)
+        return;
+    context = ps_test_redis_connect(redis);
+    collector = collector_new(redis, "edge-1", 50000);
+    /* tracking starts at T0: T0 and T0 + 60 are within its first horizon */
+    collector_bucket(collector, T0, 445, SOURCES("1", "2", "3"));
+    collector_bucket(collector, T0 + 60, 445, SOURCES("1", "4"));
+    g_assert_cmpint(seen_since(context, "tcp/445"), ==, T0);
+    for (guint i = 0; i < 2; i++) {
+        g_assert_cmpint(nnew(context, T0 + 60 * i, "tcp/445"), ==, ABSENT);
+        g_assert_cmpint(nnew(context, T0 + 60 * i, "tcp/445@in"), ==, ABSENT);
+    }
+    /* T0 + 120 is mature. .1 and .4 were seen at T0 + 60: not new. .2 was last seen at T0,
+     * which is start - horizon: new again. .5 was never seen: new. */
+    collector_bucket(collector, T0 + 120, 445, SOURCES("1", "2", "4", "5"));
+    g_assert_cmpint(nnew(context, T0 + 120, "tcp/445"), ==, 2);
+    g_assert_cmpint(nnew(context, T0 + 120, "tcp/445@in"), ==, 2);
+    /* .3 was seen 180 s ago: new; .6 new; .5 and .2 were seen at T0 + 120: not new */
+    collector_bucket(collector, T0 + 180, 445, SOURCES("3", "5", "6", "2"));
+    g_assert_cmpint(nnew(context, T0 + 180, "tcp/445"), ==, 2);
+    g_assert_cmpint(nnew(context, T0 + 180, "tcp/445@in"), ==, 2);
+    /* a bucket where nothing is new still has the field: present means known */
+    collector_bucket(collector, T0 + 240, 445, SOURCES("6"));
+    g_assert_cmpint(nnew(context, T0 + 240, "tcp/445"), ==, 0);
+    /* scores are the last bucket seen; trimmed to after start - horizon of the last bucket */
+    g_assert_cmpint(seen_score(context, "tcp/445", "6"), ==, T0 + 240);
+    g_assert_cmpint(seen_score(context, "tcp/445", "5"), ==, T0 + 180);
+    g_assert_cmpint(seen_score(context, "tcp/445", "1"), ==, ABSENT); /* T0 + 120 */
+    g_assert_cmpint(seen_score(context, "tcp/445", "4"), ==, ABSENT);
+    g_assert_cmpint(integer_command(context, "ZCARD", "ps:seen:tcp/445"), ==, 4);
+    g_assert_cmpint(integer_command(context, "TTL", "ps:seen:tcp/445"), >, HORIZON);
+    g_assert_cmpint(integer_command(context, "TTL", "ps:seen:tcp/445"), <=, HORIZON + 2 * STEP);
+    g_assert_cmpint(seen_since(context, "tcp/445@in"), ==, T0);
+    /* beside nsrc; minute buckets only, never rolled up into the hour */
+    g_assert_cmpint(hget(context, "ps:b:60:1699999380", "tcp/445:nsrc"), ==, 4);
+    g_assert_cmpint(hget(context, hour, "tcp/445:nnew"), ==, ABSENT);
+    g_assert_cmpint(hget(context, hour, "tcp/445:flows"), >, 0);
+}
+
+static void
+test_unwatched(void)
+{
+    g_autoptr(PsTestRedis) redis = ps_test_redis_start();
+    g_autoptr(redisContext) context = NULL;
+    g_autoptr(Collector) collector = NULL;
+    g_autoptr(GPtrArray) seen = NULL;
+
+    if (redis == NULL)
+        return;
+    context = ps_test_redis_connect(redis);
+    collector = collector_new(redis, "edge-1", 50000);
+    for (guint i = 0; i < 4; i++) {
+        collector_add(collector, T0 + 60 * i, 80, SOURCES("1", "2"));
+        collector_bucket(collector, T0 + 60 * i, 445, SOURCES("1"));
+    }
+    for (guint i = 0; i < 4; i++) {
+        g_autofree gchar *bucket = ps_key_bucket(PS_KEYS_DEFAULT_PREFIX, STEP, T0 + 60 * i);
+        g_assert_cmpint(hget(context, bucket, "tcp/80:nsrc"), ==, 2);
+        g_assert_cmpint(nnew(context, T0 + 60 * i, "tcp/80"), ==, ABSENT);
+        g_assert_cmpint(nnew(context, T0 + 60 * i, "tcp/80@in"), ==, ABSENT);
+    }
+    g_assert_cmpint(nnew(context, T0 + 180, "tcp/445"), ==, 0); /* the watched one has it */
+    seen = ps_test_redis_keys(context, "ps:seen:*");
+    g_assert_cmpuint(seen->len, ==, 2);
+    g_assert_cmpstr(g_ptr_array_index(seen, 0), ==, "ps:seen:tcp/445");
+    g_assert_cmpstr(g_ptr_array_index(seen, 1), ==, "ps:seen:tcp/445@in");
+    g_assert_cmpint(seen_since(context, "tcp/80"), ==, ABSENT);
+}
+
+static void
+test_two_collectors(void)
+{
+    g_autoptr(PsTestRedis) redis = ps_test_redis_start();
+    g_autoptr(redisContext) context = NULL;
+    g_autoptr(Collector) a = NULL;
+    g_autoptr(Collector) b = NULL;
+
+    if (redis == NULL)
+        return;
+    context = ps_test_redis_connect(redis);
+    a = collector_new(redis, "edge-a", 50000);
+    b = collector_new(redis, "edge-b", 50000);
+    collector_bucket(a, T0, 445, SOURCES("1"));
+    collector_bucket(b, T0, 445, SOURCES("1"));
+    collector_bucket(a, T0 + 60, 445, SOURCES("1"));
+    collector_bucket(b, T0 + 60, 445, SOURCES("9"));
+    /* .1 and .9 were seen at T0 + 60; .2, .3 and .4 are new: a counts .2 and .3, b only .4
+     * (.3 is in the set by then), so the sum is the union's 3, not 2 + 2 */
+    collector_bucket(a, T0 + 120, 445, SOURCES("1", "2", "3"));
+    g_assert_cmpint(nnew(context, T0 + 120, "tcp/445"), ==, 2);
+    collector_bucket(b, T0 + 120, 445, SOURCES("3", "4", "9"));
+    g_assert_cmpint(nnew(context, T0 + 120, "tcp/445"), ==, 3);
+    g_assert_cmpint(seen_since(context, "tcp/445"), ==, T0);
+}
+
+/* The script itself, run twice for one bucket as a retried write would. */
+static gint64
+run_script(redisContext *context, gint64 start, const char *const *sources)
+{
+    PsNewSourcesConfig config = {PS_KEYS_DEFAULT_PREFIX, HORIZON, 50000};
+    g_autoptr(GArray) list = g_array_new(FALSE, FALSE, sizeof(PsAddress));
+    PsRedisPipeline pipeline;
+    g_autoptr(redisReply) reply = NULL;
+
+    for (guint i = 0; sources[i] != NULL; i++) {
+        g_autofree gchar *text = g_strconcat("198.51.100.", sources[i], NULL);
+        PsAddress address;
+        g_assert_true(ps_address_parse(text, &address));
+        g_array_append_val(list, address);
+    }
+    ps_redis_pipeline_init(&pipeline, context);
+    ps_new_sources_append(&pipeline, &config, STEP, start, "tcp/445", list);
+    g_assert_cmpint(redisGetReply(context, (void **)&reply), ==, REDIS_OK);
+    ps_redis_pipeline_clear(&pipeline);
+    g_assert_cmpint(reply->type, ==, REDIS_REPLY_INTEGER); /* the sources new to it */
+    return reply->integer;
+}
+
+static void
+test_script_twice(void)
+{
+    g_autoptr(PsTestRedis) redis = ps_test_redis_start();
+    g_autoptr(redisContext) context = NULL;
+
+    if (redis == NULL)
+        return;
+    context = ps_test_redis_connect(redis);
+    g_assert_cmpint(run_script(context, T0, SOURCES("1")), ==, 1);
+    g_assert_cmpint(nnew(context, T0, "tcp/445"), ==, ABSENT);
+    g_assert_cmpint(run_script(context, T0 + 60, SOURCES("1", "2")), ==, 1);
+    g_assert_cmpint(run_script(context, T0 + 120, SOURCES("2", "3", "4")), ==, 2);
+    g_assert_cmpint(nnew(context, T0 + 120, "tcp/445"), ==, 2);
+    g_assert_cmpint(run_script(context, T0 + 120, SOURCES("2", "3", "4")), ==, 0);
+    g_assert_cmpint(nnew(context, T0 + 120, "tcp/445"), ==, 2);
+}
+
+static void
+test_set_deleted(void)
+{
+    g_autoptr(PsTestRedis) redis = ps_test_redis_start();
+    g_autoptr(redisContext) context = NULL;
+    g_autoptr(Collector) collector = NULL;
+    g_autoptr(redisReply) reply = NULL;
+
+    if (redis == NULL)
+        return;
+    context = ps_test_redis_connect(redis);
+    collector = collector_new(redis, "edge-1", 50000);
+    for (guint i = 0; i < 3; i++)
+        collector_bucket(collector, T0 + 60 * i, 445, SOURCES("1", "2"));
+    g_assert_cmpint(nnew(context, T0 + 120, "tcp/445"), ==, 0);
+    /* as if the set had expired in an outage: everything would look new, so tracking
+     * restarts at the next bucket and is immature for a horizon */
+    reply = ps_test_redis_command(context, "DEL", "ps:seen:tcp/445", NULL);
+    for (guint i = 3; i < 6; i++)
+        collector_bucket(collector, T0 + 60 * i, 445, SOURCES("1", "2", "3"));
+    g_assert_cmpint(seen_since(context, "tcp/445"), ==, T0 + 180);
+    g_assert_cmpint(nnew(context, T0 + 180, "tcp/445"), ==, ABSENT);
+    g_assert_cmpint(nnew(context, T0 + 240, "tcp/445"), ==, ABSENT);
+    g_assert_cmpint(nnew(context, T0 + 300, "tcp/445"), ==, 0);
+    g_assert_cmpint(seen_since(context, "tcp/445@in"), ==, T0); /* its set was kept */
+    g_assert_cmpint(nnew(context, T0 + 180, "tcp/445@in"), ==, 1);
+}
+
+static void
+test_cap(void)
+{
+    g_autoptr(PsTestRedis) redis = ps_test_redis_start();
+    g_autoptr(redisContext) context = NULL;
+    g_autoptr(Collector) collector = NULL;
+
+    if (redis == NULL)
+        return;
+    context = ps_test_redis_connect(redis);
+    collector = collector_new(redis, "edge-1", 5);
+    collector_bucket(collector, T0, 445, SOURCES("1", "2", "3", "4", "5", "6", "7", "8"));
+    g_assert_cmpint(integer_command(context, "ZCARD", "ps:seen:tcp/445"), ==, 5);
+    collector_bucket(collector, T0 + 60, 445, SOURCES("11", "12", "13"));
+    g_assert_cmpint(integer_command(context, "ZCARD", "ps:seen:tcp/445"), ==, 5);
+    /* the lowest scores go first: the three seen last stay */
+    g_assert_cmpint(seen_score(context, "tcp/445", "11"), ==, T0 + 60);
+    g_assert_cmpint(seen_score(context, "tcp/445", "12"), ==, T0 + 60);
+    g_assert_cmpint(seen_score(context, "tcp/445", "13"), ==, T0 + 60);
+}
+
+int
+main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    g_test_add_func("/new-sources/horizon", test_horizon);
+    g_test_add_func("/new-sources/unwatched", test_unwatched);
+    g_test_add_func("/new-sources/two-collectors", test_two_collectors);
+    g_test_add_func("/new-sources/script-twice", test_script_twice);
+    g_test_add_func("/new-sources/seen-set-deleted", test_set_deleted);
+    g_test_add_func("/new-sources/cap", test_cap);
+    return g_test_run();
+}
