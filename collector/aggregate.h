@@ -71,7 +71,7 @@ typedef struct {
      * a twelfth of that. Distinct counts are read from closed buckets (nsrc, ndst) anyway. */
     PsHll sources;
     PsHll destinations;
-    GArray *top; /* PsTopSource, heaviest first; only when the bucket closes */
+    GArray *top;         /* PsTopSource, heaviest first; only when the bucket closes */
     gboolean watched;    /* closing delta of a series of config.new_sources */
     GArray *source_list; /* PsAddress: a watched series' distinct sources, once its closing
                           * delta is ranked (ps_bucket_delta_rank_top); NULL otherwise. Only

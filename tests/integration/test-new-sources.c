@@ -27,13 +27,15 @@
 
 static const char *const watched[] = {"tcp/445", NULL};
 
-/* ---- a collector: aggregation and flush thread, fed flows directly ---- */
+/* ---- a redis-server, and collectors (aggregation and flush thread) fed flows directly ---- */
 
 typedef struct {
-    PsDispatch *dispatch; /* only for the store's exporter health: no packet goes through it */
-    PsStore *store;
+    PsTestRedis *redis;    /* NULL: no redis-server, the test is skipped */
+    redisContext *context; /* the test's own connection, to read back */
+    PsDispatch *dispatch;  /* only for the stores' exporter health: no packet goes through it */
+    PsStore *stores[2];    /* one per collector */
     PsNetwork home;
-} Collector;
+} Fixture;
 
 static void
 no_flow(const PsFlow *flow, gpointer user_data)
@@ -42,12 +44,42 @@ no_flow(const PsFlow *flow, gpointer user_data)
     (void)user_data;
 }
 
-/* A collector writing to redis as id, watching tcp/445, with home network 10.0.0.0/8 (so that
- * tcp/445@in is a series too) and a seen set cap of max_members. */
-static Collector *
-collector_new(PsTestRedis *redis, const char *id, guint max_members)
+static PsStore *collector_start(Fixture *fixture, guint index, guint max_members);
+
+/* A server, and collector 0 with data as its seen set cap (NULL: the default 50000). */
+static void
+fixture_setup(Fixture *fixture, gconstpointer data)
 {
-    Collector *collector = g_new0(Collector, 1);
+    g_autoptr(GError) error = NULL;
+
+    fixture->redis = ps_test_redis_start();
+    if (fixture->redis == NULL)
+        return;
+    fixture->context = ps_test_redis_connect(fixture->redis);
+    fixture->dispatch = ps_dispatch_new(no_flow, NULL, &error);
+    g_assert_no_error(error);
+    g_assert_true(ps_network_parse("10.0.0.0/8", &fixture->home, NULL));
+    collector_start(fixture, 0, data != NULL ? GPOINTER_TO_UINT(data) : 50000);
+}
+
+static void
+fixture_teardown(Fixture *fixture, gconstpointer data)
+{
+    (void)data;
+    for (guint i = 0; i < G_N_ELEMENTS(fixture->stores); i++)
+        g_clear_pointer(&fixture->stores[i], ps_store_free);
+    g_clear_pointer(&fixture->dispatch, ps_dispatch_free);
+    g_clear_pointer(&fixture->context, redisFree);
+    g_clear_pointer(&fixture->redis, ps_test_redis_free);
+}
+
+/* Collector index (0 or 1) writing to the fixture's server as "edge-<index>", watching tcp/445,
+ * with home network 10.0.0.0/8 (so that tcp/445@in is a series too) and a seen set cap of
+ * max_members. The fixture frees it. */
+static PsStore *
+collector_start(Fixture *fixture, guint index, guint max_members)
+{
+    g_autofree gchar *id = g_strdup_printf("edge-%u", index);
     PsAggregateConfig aggregate;
     PsFlushConfig flush = {.prefix = PS_KEYS_DEFAULT_PREFIX,
                            .collector_id = id,
@@ -59,36 +91,23 @@ collector_new(PsTestRedis *redis, const char *id, guint max_members)
                            .backoff_max_ms = 1000,
                            .new_sources_horizon_s = HORIZON,
                            .new_sources_max = max_members};
-    g_autoptr(GError) error = NULL;
 
-    g_assert_true(ps_network_parse("10.0.0.0/8", &collector->home, NULL));
     ps_aggregate_config_init(&aggregate);
     aggregate.step = STEP;
     aggregate.new_sources = watched;
-    aggregate.home_networks = &collector->home;
+    aggregate.home_networks = &fixture->home;
     aggregate.n_home_networks = 1;
-    collector->dispatch = ps_dispatch_new(no_flow, NULL, &error);
-    g_assert_no_error(error);
-    g_assert_true(ps_redis_address_parse(ps_test_redis_socket(redis), &flush.address, &error));
-    collector->store = ps_store_new(&aggregate, &flush, collector->dispatch);
+    g_assert_true(
+        ps_redis_address_parse(ps_test_redis_socket(fixture->redis), &flush.address, NULL));
+    fixture->stores[index] = ps_store_new(&aggregate, &flush, fixture->dispatch);
     ps_redis_address_clear(&flush.address);
-    return collector;
+    return fixture->stores[index];
 }
-
-static void
-collector_free(Collector *collector)
-{
-    ps_store_free(collector->store);
-    ps_dispatch_free(collector->dispatch);
-    g_free(collector);
-}
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(Collector, collector_free)
 
 /* One SYN from each of sources (NULL-terminated; "198.51.100." is prepended to each) to
  * 10.0.0.1:port in the bucket start. */
 static void
-collector_add(Collector *collector, gint64 start, guint16 port, const char *const *sources)
+collector_add(PsStore *store, gint64 start, guint16 port, const char *const *sources)
 {
     for (guint i = 0; sources[i] != NULL; i++) {
         g_autofree gchar *source = g_strconcat("198.51.100.", sources[i], NULL);
@@ -99,18 +118,18 @@ collector_add(Collector *collector, gint64 start, guint16 port, const char *cons
         flow.bytes = 60;
         flow.sampling = 1;
         flow.end_ms = (start + 30) * 1000;
-        ps_store_add(collector->store, &flow, (start + 30) * 1000);
+        ps_store_add(store, &flow, (start + 30) * 1000);
     }
 }
 
 /* Closes the bucket start (every open one) and waits until Redis has it. */
 static void
-collector_close(Collector *collector, gint64 start)
+collector_close(PsStore *store, gint64 start)
 {
     PsFlushStats stats;
 
-    g_assert_true(ps_store_close(collector->store, (start + 30) * 1000, CLOSE_TIMEOUT_MS));
-    ps_flush_get_stats(ps_store_flusher(collector->store), &stats);
+    g_assert_true(ps_store_close(store, (start + 30) * 1000, CLOSE_TIMEOUT_MS));
+    ps_flush_get_stats(ps_store_flusher(store), &stats);
     g_assert_cmpuint(stats.failures, ==, 0);
     g_assert_cmpuint(stats.reply_errors, ==, 0);
     g_assert_cmpuint(stats.dropped_batches, ==, 0);
@@ -118,10 +137,10 @@ collector_close(Collector *collector, gint64 start)
 
 /* A bucket of flows to one port, closed. */
 static void
-collector_bucket(Collector *collector, gint64 start, guint16 port, const char *const *sources)
+collector_bucket(PsStore *store, gint64 start, guint16 port, const char *const *sources)
 {
-    collector_add(collector, start, port, sources);
-    collector_close(collector, start);
+    collector_add(store, start, port, sources);
+    collector_close(store, start);
 }
 
 /* ---- reading back ---- */
@@ -183,17 +202,15 @@ integer_command(redisContext *context, const char *command, const char *key)
 /* ---- the tests ---- */
 
 static void
-test_horizon(void)
+test_horizon(Fixture *fixture, gconstpointer data)
 {
-    g_autoptr(PsTestRedis) redis = ps_test_redis_start();
-    g_autoptr(redisContext) context = NULL;
-    g_autoptr(Collector) collector = NULL;
+    redisContext *context = fixture->context;
+    PsStore *collector = fixture->stores[0];
     g_autofree gchar *hour = ps_key_bucket(PS_KEYS_DEFAULT_PREFIX, 3600, T0);
 
-    if (redis == NULL)
+    (void)data;
+    if (fixture->redis == NULL)
         return;
-    context = ps_test_redis_connect(redis);
-    collector = collector_new(redis, "edge-1", 50000);
     /* tracking starts at T0: T0 and T0 + 60 are within its first horizon */
     collector_bucket(collector, T0, 445, SOURCES("1", "2", "3"));
     collector_bucket(collector, T0 + 60, 445, SOURCES("1", "4"));
@@ -230,17 +247,15 @@ test_horizon(void)
 }
 
 static void
-test_unwatched(void)
+test_unwatched(Fixture *fixture, gconstpointer data)
 {
-    g_autoptr(PsTestRedis) redis = ps_test_redis_start();
-    g_autoptr(redisContext) context = NULL;
-    g_autoptr(Collector) collector = NULL;
+    redisContext *context = fixture->context;
+    PsStore *collector = fixture->stores[0];
     g_autoptr(GPtrArray) seen = NULL;
 
-    if (redis == NULL)
+    (void)data;
+    if (fixture->redis == NULL)
         return;
-    context = ps_test_redis_connect(redis);
-    collector = collector_new(redis, "edge-1", 50000);
     for (guint i = 0; i < 4; i++) {
         collector_add(collector, T0 + 60 * i, 80, SOURCES("1", "2"));
         collector_bucket(collector, T0 + 60 * i, 445, SOURCES("1"));
@@ -260,18 +275,15 @@ test_unwatched(void)
 }
 
 static void
-test_two_collectors(void)
+test_two_collectors(Fixture *fixture, gconstpointer data)
 {
-    g_autoptr(PsTestRedis) redis = ps_test_redis_start();
-    g_autoptr(redisContext) context = NULL;
-    g_autoptr(Collector) a = NULL;
-    g_autoptr(Collector) b = NULL;
+    redisContext *context = fixture->context;
+    PsStore *a = fixture->stores[0], *b;
 
-    if (redis == NULL)
+    (void)data;
+    if (fixture->redis == NULL)
         return;
-    context = ps_test_redis_connect(redis);
-    a = collector_new(redis, "edge-a", 50000);
-    b = collector_new(redis, "edge-b", 50000);
+    b = collector_start(fixture, 1, 50000);
     collector_bucket(a, T0, 445, SOURCES("1"));
     collector_bucket(b, T0, 445, SOURCES("1"));
     collector_bucket(a, T0 + 60, 445, SOURCES("1"));
@@ -309,35 +321,33 @@ run_script(redisContext *context, gint64 start, const char *const *sources)
 }
 
 static void
-test_script_twice(void)
+test_script_twice(Fixture *fixture, gconstpointer data)
 {
-    g_autoptr(PsTestRedis) redis = ps_test_redis_start();
-    g_autoptr(redisContext) context = NULL;
+    redisContext *context = fixture->context;
 
-    if (redis == NULL)
+    (void)data;
+    if (fixture->redis == NULL)
         return;
-    context = ps_test_redis_connect(redis);
     g_assert_cmpint(run_script(context, T0, SOURCES("1")), ==, 1);
     g_assert_cmpint(nnew(context, T0, "tcp/445"), ==, ABSENT);
     g_assert_cmpint(run_script(context, T0 + 60, SOURCES("1", "2")), ==, 1);
     g_assert_cmpint(run_script(context, T0 + 120, SOURCES("2", "3", "4")), ==, 2);
     g_assert_cmpint(nnew(context, T0 + 120, "tcp/445"), ==, 2);
+    /* the same bucket again, as a retried write: its sources are in the set, none is new */
     g_assert_cmpint(run_script(context, T0 + 120, SOURCES("2", "3", "4")), ==, 0);
     g_assert_cmpint(nnew(context, T0 + 120, "tcp/445"), ==, 2);
 }
 
 static void
-test_set_deleted(void)
+test_set_deleted(Fixture *fixture, gconstpointer data)
 {
-    g_autoptr(PsTestRedis) redis = ps_test_redis_start();
-    g_autoptr(redisContext) context = NULL;
-    g_autoptr(Collector) collector = NULL;
+    redisContext *context = fixture->context;
+    PsStore *collector = fixture->stores[0];
     g_autoptr(redisReply) reply = NULL;
 
-    if (redis == NULL)
+    (void)data;
+    if (fixture->redis == NULL)
         return;
-    context = ps_test_redis_connect(redis);
-    collector = collector_new(redis, "edge-1", 50000);
     for (guint i = 0; i < 3; i++)
         collector_bucket(collector, T0 + 60 * i, 445, SOURCES("1", "2"));
     g_assert_cmpint(nnew(context, T0 + 120, "tcp/445"), ==, 0);
@@ -355,16 +365,14 @@ test_set_deleted(void)
 }
 
 static void
-test_cap(void)
+test_cap(Fixture *fixture, gconstpointer data)
 {
-    g_autoptr(PsTestRedis) redis = ps_test_redis_start();
-    g_autoptr(redisContext) context = NULL;
-    g_autoptr(Collector) collector = NULL;
+    redisContext *context = fixture->context;
+    PsStore *collector = fixture->stores[0];
 
-    if (redis == NULL)
+    (void)data;
+    if (fixture->redis == NULL)
         return;
-    context = ps_test_redis_connect(redis);
-    collector = collector_new(redis, "edge-1", 5);
     collector_bucket(collector, T0, 445, SOURCES("1", "2", "3", "4", "5", "6", "7", "8"));
     g_assert_cmpint(integer_command(context, "ZCARD", "ps:seen:tcp/445"), ==, 5);
     collector_bucket(collector, T0 + 60, 445, SOURCES("11", "12", "13"));
@@ -378,12 +386,22 @@ test_cap(void)
 int
 main(int argc, char **argv)
 {
+    static const struct {
+        const char *path;
+        void (*test)(Fixture *, gconstpointer);
+        guint max_members; /* 0: the default */
+    } tests[] = {
+        {"/new-sources/horizon", test_horizon, 0},
+        {"/new-sources/unwatched", test_unwatched, 0},
+        {"/new-sources/two-collectors", test_two_collectors, 0},
+        {"/new-sources/script-twice", test_script_twice, 0},
+        {"/new-sources/seen-set-deleted", test_set_deleted, 0},
+        {"/new-sources/cap", test_cap, 5},
+    };
+
     g_test_init(&argc, &argv, NULL);
-    g_test_add_func("/new-sources/horizon", test_horizon);
-    g_test_add_func("/new-sources/unwatched", test_unwatched);
-    g_test_add_func("/new-sources/two-collectors", test_two_collectors);
-    g_test_add_func("/new-sources/script-twice", test_script_twice);
-    g_test_add_func("/new-sources/seen-set-deleted", test_set_deleted);
-    g_test_add_func("/new-sources/cap", test_cap);
+    for (guint i = 0; i < G_N_ELEMENTS(tests); i++)
+        g_test_add(tests[i].path, Fixture, GUINT_TO_POINTER(tests[i].max_members), fixture_setup,
+                   tests[i].test, fixture_teardown);
     return g_test_run();
 }
