@@ -8,9 +8,11 @@
  *   - two collectors closing one bucket with overlapping sources count each source once;
  *   - the script run twice for one bucket (a retried write) counts nothing twice;
  *   - a seen set that disappears restarts tracking, immature again for a horizon;
- *   - the seen set keeps at most new_sources_max members, the most recently seen. */
+ *   - the seen set keeps at most new_sources_max members, the most recently seen;
+ *   - Redis down while a bucket closes: it is written, and counted, once Redis is back. */
 #include "config.h"
 
+#include <signal.h>
 #include <string.h>
 
 #include "keys.h"
@@ -383,6 +385,40 @@ test_cap(Fixture *fixture, gconstpointer data)
     g_assert_cmpint(seen_score(context, "tcp/445", "13"), ==, T0 + 60);
 }
 
+/* Redis goes away while a mature bucket closes: the closing write, the script with it, waits
+ * and is retried once Redis is back (from its dump, as a Redis with persistence), and counts
+ * what it would have counted. */
+static void
+test_redis_down(Fixture *fixture, gconstpointer data)
+{
+    PsStore *collector = fixture->stores[0];
+    PsFlushStats stats;
+    GLogLevelFlags fatal;
+
+    (void)data;
+    if (fixture->redis == NULL)
+        return;
+    collector_bucket(collector, T0, 445, SOURCES("1"));
+    collector_bucket(collector, T0 + 60, 445, SOURCES("2"));
+    /* the flush thread warns of the outage (structured logging: the test's fatal handler
+     * is not asked, the always-fatal mask is), which is what this test wants */
+    fatal = g_log_set_always_fatal(G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
+    g_assert_true(ps_test_redis_stop(fixture->redis, TRUE));
+    collector_add(collector, T0 + 120, 445, SOURCES("1", "2", "3"));
+    g_assert_false(
+        ps_store_close(collector, (gint64)(T0 + 150) * 1000, 1500)); /* held, not written */
+    g_assert_true(ps_test_redis_restart(fixture->redis));
+    g_assert_true(ps_flush_drain(ps_store_flusher(collector), CLOSE_TIMEOUT_MS));
+    g_log_set_always_fatal(fatal);
+    ps_flush_get_stats(ps_store_flusher(collector), &stats);
+    g_assert_cmpuint(stats.failures, >, 0);
+    g_assert_cmpuint(stats.dropped_batches, ==, 0);
+    g_clear_pointer(&fixture->context, redisFree);
+    fixture->context = ps_test_redis_connect(fixture->redis);
+    /* .1 was last seen at T0 = start - horizon: new again; .3 new; .2 seen at T0 + 60 */
+    g_assert_cmpint(nnew(fixture->context, T0 + 120, "tcp/445"), ==, 2);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -397,9 +433,12 @@ main(int argc, char **argv)
         {"/new-sources/script-twice", test_script_twice, 0},
         {"/new-sources/seen-set-deleted", test_set_deleted, 0},
         {"/new-sources/cap", test_cap, 5},
+        {"/new-sources/redis-down", test_redis_down, 0},
     };
 
     g_test_init(&argc, &argv, NULL);
+    /* as collector/main.c: a Redis that went away is a write error, not SIGPIPE */
+    signal(SIGPIPE, SIG_IGN);
     for (guint i = 0; i < G_N_ELEMENTS(tests); i++)
         g_test_add(tests[i].path, Fixture, GUINT_TO_POINTER(tests[i].max_members), fixture_setup,
                    tests[i].test, fixture_teardown);
