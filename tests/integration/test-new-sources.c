@@ -345,7 +345,6 @@ test_set_deleted(Fixture *fixture, gconstpointer data)
 {
     redisContext *context = fixture->context;
     PsStore *collector = fixture->stores[0];
-    g_autoptr(redisReply) reply = NULL;
 
     (void)data;
     if (fixture->redis == NULL)
@@ -355,7 +354,7 @@ test_set_deleted(Fixture *fixture, gconstpointer data)
     g_assert_cmpint(nnew(context, T0 + 120, "tcp/445"), ==, 0);
     /* as if the set had expired in an outage: everything would look new, so tracking
      * restarts at the next bucket and is immature for a horizon */
-    reply = ps_test_redis_command(context, "DEL", "ps:seen:tcp/445", NULL);
+    g_assert_cmpint(integer_command(context, "DEL", "ps:seen:tcp/445"), ==, 1);
     for (guint i = 3; i < 6; i++)
         collector_bucket(collector, T0 + 60 * i, 445, SOURCES("1", "2", "3"));
     g_assert_cmpint(seen_since(context, "tcp/445"), ==, T0 + 180);
