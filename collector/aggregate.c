@@ -69,8 +69,7 @@ struct PsAggregate {
     GPtrArray *buckets;    /* Bucket, open ones; a handful at a time */
     gint64 closed_through; /* start of the newest closed bucket */
     guint pairs_hint;      /* pair table size the last closed bucket reached */
-    guint32 *watched;      /* keys (proto << 16 | port) of config.new_sources, sorted */
-    guint n_watched;
+    GArray *watched;       /* guint32 keys (proto << 16 | port) of config.new_sources, sorted */
     PsAggregateStats stats;
 };
 
@@ -169,8 +168,7 @@ set_watched(PsAggregate *aggregate, const char *const *names)
         g_array_append_val(keys, key);
     }
     g_array_sort(keys, compare_key);
-    aggregate->n_watched = keys->len;
-    aggregate->watched = (guint32 *)g_array_free(keys, FALSE);
+    aggregate->watched = keys;
     aggregate->config.new_sources = NULL; /* borrowed: not kept */
 }
 
@@ -181,10 +179,10 @@ is_watched(const PsAggregate *aggregate, guint32 key)
 {
     guint32 port_key = key & 0xffffff; /* without the direction */
 
-    if (key == OTHER_KEY || aggregate->n_watched == 0)
+    if (key == OTHER_KEY || aggregate->watched->len == 0)
         return FALSE;
-    return bsearch(&port_key, aggregate->watched, aggregate->n_watched, sizeof(guint32),
-                   compare_key) != NULL;
+    return bsearch(&port_key, &g_array_index(aggregate->watched, guint32, 0),
+                   aggregate->watched->len, sizeof(guint32), compare_key) != NULL;
 }
 
 PsAggregate *
@@ -227,7 +225,7 @@ ps_aggregate_free(PsAggregate *aggregate)
         return;
     g_ptr_array_unref(aggregate->buckets);
     g_free(aggregate->home_networks);
-    g_free(aggregate->watched);
+    g_array_unref(aggregate->watched);
     g_free(aggregate);
 }
 
