@@ -6,10 +6,8 @@
 #include "alerter.h"
 #include "conffile.h"
 #include "courier.h"
+#include "keys.h" /* PS_DEFAULT_WATCHED, shared with the collector's new_sources */
 #include "redis_config.h"
-
-#define PS_DEFAULT_WATCHED                                                                         \
-    "tcp/445,tcp/139,tcp/135,tcp/3389,tcp/22,tcp/23,tcp/1433,tcp/3306,tcp/5900,tcp/6379"
 
 typedef struct {
     gchar **watch;

@@ -69,6 +69,7 @@ struct PsAggregate {
     GPtrArray *buckets;    /* Bucket, open ones; a handful at a time */
     gint64 closed_through; /* start of the newest closed bucket */
     guint pairs_hint;      /* pair table size the last closed bucket reached */
+    GArray *watched;       /* guint32 keys (proto << 16 | port) of config.new_sources, sorted */
     PsAggregateStats stats;
 };
 
@@ -142,6 +143,48 @@ ps_aggregate_set_classes(PsAggregate *aggregate, const PsAggregateConfig *config
     aggregate->config.n_service_ports = config->n_service_ports;
 }
 
+static int
+compare_key(gconstpointer a, gconstpointer b)
+{
+    guint32 x = *(const guint32 *)a, y = *(const guint32 *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+/* The series keys of the new_sources port names, sorted for is_watched(); names that do not
+ * parse were refused when the settings were loaded, and are skipped here. */
+static void
+set_watched(PsAggregate *aggregate, const char *const *names)
+{
+    GArray *keys = g_array_new(FALSE, FALSE, sizeof(guint32));
+
+    for (guint i = 0; names != NULL && names[i] != NULL; i++) {
+        guint8 proto;
+        guint16 port;
+        guint32 key;
+        if (!ps_portproto_parse(names[i], &proto, &port, NULL))
+            continue;
+        key = (guint32)proto << 16 | port;
+        g_array_append_val(keys, key);
+    }
+    g_array_sort(keys, compare_key);
+    aggregate->watched = keys;
+    aggregate->config.new_sources = NULL; /* borrowed: not kept */
+}
+
+/* Whether the series of key (any direction) is one of new_sources. Called once per series of
+ * a closing bucket, never per flow. */
+static gboolean
+is_watched(const PsAggregate *aggregate, guint32 key)
+{
+    guint32 port_key = key & 0xffffff; /* without the direction */
+
+    if (key == OTHER_KEY || aggregate->watched->len == 0)
+        return FALSE;
+    return bsearch(&port_key, &g_array_index(aggregate->watched, guint32, 0),
+                   aggregate->watched->len, sizeof(guint32), compare_key) != NULL;
+}
+
 PsAggregate *
 ps_aggregate_new(const PsAggregateConfig *config)
 {
@@ -149,6 +192,7 @@ ps_aggregate_new(const PsAggregateConfig *config)
 
     aggregate->config = *config;
     ps_aggregate_set_classes(aggregate, config);
+    set_watched(aggregate, config->new_sources);
     aggregate->buckets = g_ptr_array_new_with_free_func((GDestroyNotify)bucket_free);
     aggregate->closed_through = G_MININT64;
     return aggregate;
@@ -181,6 +225,7 @@ ps_aggregate_free(PsAggregate *aggregate)
         return;
     g_ptr_array_unref(aggregate->buckets);
     g_free(aggregate->home_networks);
+    g_array_unref(aggregate->watched);
     g_free(aggregate);
 }
 
@@ -655,9 +700,11 @@ prefetch_pair_source(const PsTopPending *pending, guint slot)
     __builtin_prefetch(&g_array_index(pending->pair_series, guint32, pair->address));
 }
 
-/* Top K sources of each of n_series series, from the pair table. */
+/* Top K sources of each of n_series series, from the pair table; on the way, the sources of
+ * each series with a list in lists (n_series entries, NULL for the others) are appended to
+ * it: every pair is a distinct (series, source), so each source comes once. */
 static GPtrArray *
-top_sources(const PsTopPending *pending, guint n_series)
+top_sources(const PsTopPending *pending, guint n_series, GArray **lists)
 {
     GPtrArray *tops = g_ptr_array_new_with_free_func((GDestroyNotify)g_array_unref);
     guint k = pending->top_k;
@@ -667,14 +714,16 @@ top_sources(const PsTopPending *pending, guint n_series)
     for (guint i = 0; pending->pairs != NULL && i <= pending->pairs_mask; i++) {
         const Pair *pair = &pending->pairs[i];
         PsTopSource top;
+        guint32 series;
         prefetch_pair_source(pending, i + TOP_PREFETCH_AHEAD);
         if (pair->fingerprint == 0)
             continue;
+        series = g_array_index(pending->pair_series, guint32, pair->address);
         top.source = g_array_index(pending->addresses, PsAddress, pair->address);
         top.flows = pair->flows;
-        offer_top(
-            g_ptr_array_index(tops, g_array_index(pending->pair_series, guint32, pair->address)), k,
-            &top);
+        offer_top(g_ptr_array_index(tops, series), k, &top);
+        if (lists[series] != NULL)
+            g_array_append_val(lists[series], top.source);
     }
     for (guint i = 0; i < tops->len; i++)
         g_array_sort(g_ptr_array_index(tops, i), compare_top);
@@ -697,15 +746,25 @@ gsize
 ps_bucket_delta_rank_top(PsBucketDelta *delta)
 {
     g_autoptr(GPtrArray) tops = NULL;
+    g_autofree GArray **lists = NULL;
     gsize released = ps_bucket_delta_pending_bytes(delta);
 
     if (delta->top_pending == NULL)
         return 0;
-    tops = top_sources(delta->top_pending, delta->series->len);
+    lists = g_new0(GArray *, delta->series->len + 1);
     for (guint i = 0; i < delta->series->len; i++) {
+        if (g_array_index(delta->series, PsSeriesDelta, i).watched)
+            lists[i] = g_array_new(FALSE, FALSE, sizeof(PsAddress));
+    }
+    tops = top_sources(delta->top_pending, delta->series->len, lists);
+    for (guint i = 0; i < delta->series->len; i++) {
+        PsSeriesDelta *series = &g_array_index(delta->series, PsSeriesDelta, i);
         GArray *top = g_ptr_array_index(tops, i);
-        g_array_index(delta->series, PsSeriesDelta, i).top = g_array_ref(top);
+        series->top = g_array_ref(top);
+        series->source_list = lists[i]; /* ownership moves to the delta */
         released -= MIN(released, top->len * sizeof(PsTopSource));
+        if (lists[i] != NULL)
+            released -= MIN(released, lists[i]->len * sizeof(PsAddress));
     }
     g_clear_pointer(&delta->top_pending, top_pending_free);
     return released;
@@ -741,6 +800,7 @@ take_bucket(const PsAggregate *aggregate, Bucket *bucket, gboolean closing)
         add_taken(&series->taken, &series->counts);
         out.total = series->taken;
         if (closing) {
+            out.watched = is_watched(aggregate, series->key);
             /* once a bucket: see PsSeriesDelta; ownership moves with the delta */
             out.sources = series->sources;
             out.destinations = series->destinations;
@@ -792,6 +852,8 @@ ps_bucket_delta_free(PsBucketDelta *delta)
         ps_hll_clear(&series->destinations);
         if (series->top != NULL)
             g_array_unref(series->top);
+        if (series->source_list != NULL)
+            g_array_unref(series->source_list);
     }
     g_array_unref(delta->series);
     g_clear_pointer(&delta->top_pending, top_pending_free);

@@ -33,6 +33,10 @@ typedef struct {
     guint n_service_ports;
     const PsNetwork *home_networks;
     guint n_home_networks;
+    /* Port names ("tcp/445") whose series, in every direction, hand their distinct sources to
+     * the flush at close, for the count of sources new to them (new_sources.h). Borrowed,
+     * read by ps_aggregate_new only; NULL or empty: none. */
+    const char *const *new_sources;
 } PsAggregateConfig;
 
 /* Defaults: step 60, grace 90, tolerance 5 min, retention 8 days, 20000 series, 1000000
@@ -67,7 +71,11 @@ typedef struct {
      * a twelfth of that. Distinct counts are read from closed buckets (nsrc, ndst) anyway. */
     PsHll sources;
     PsHll destinations;
-    GArray *top; /* PsTopSource, heaviest first; only when the bucket closes */
+    GArray *top;         /* PsTopSource, heaviest first; only when the bucket closes */
+    gboolean watched;    /* closing delta of a series of config.new_sources */
+    GArray *source_list; /* PsAddress: a watched series' distinct sources, once its closing
+                          * delta is ranked (ps_bucket_delta_rank_top); NULL otherwise. Only
+                          * the sources the pair table holds: past max_sources it misses some */
 } PsSeriesDelta;
 
 typedef struct PsTopPending PsTopPending;
@@ -117,10 +125,12 @@ void ps_aggregate_add_batch(PsAggregate *aggregate, const PsFlow *flows, guint n
  * yet: see ps_bucket_delta_rank_top. */
 GPtrArray *ps_aggregate_take(PsAggregate *aggregate, gint64 now_ms, gboolean close_all);
 
-/* Ranks a closing delta's top K (every series' top) and frees the (series, source) table it
- * was ranked from; a no-op for other deltas or when done. Ranking half a million pairs takes
- * tens of milliseconds: done by the flush thread, not in ps_aggregate_take on the receive
- * thread, where datagrams would wait meanwhile. Returns the bytes it released. */
+/* Ranks a closing delta's top K (every series' top), lists the distinct sources of its watched
+ * series (source_list) and frees the (series, source) table both come from; a no-op for other
+ * deltas or when done. Ranking half a million pairs takes tens of milliseconds: done by the
+ * flush thread, not in ps_aggregate_take on the receive thread, where datagrams would wait
+ * meanwhile; the source lists come from the same walk, so the receive thread pays nothing for
+ * them. Returns the bytes it released (less what the tops and source lists now hold). */
 gsize ps_bucket_delta_rank_top(PsBucketDelta *delta);
 
 /* Bytes the top K still to rank holds (the pair table and its addresses), for memory bounds. */

@@ -10,6 +10,7 @@
 #include "bucket_write.h"
 #include "flush.h"
 #include "keys.h"
+#include "new_sources.h"
 #include "once.h"
 
 #define POLL_MS    100
@@ -228,19 +229,50 @@ needs_sending(PsFlush *flush, PsFlushBatch *batch, const char *token, gboolean *
     return TRUE;
 }
 
+/* The replies of a transaction: EXEC runs every queued command even when one fails (a
+ * script error; the new sources' script on a Redis older than 6.2), so the failures are in
+ * EXEC's array, not in the pipeline's own error count. */
+typedef struct {
+    PsOnceExec *exec;
+    guint refused;
+    gchar *first_refused;
+} TransactionReplies;
+
+static void
+on_transaction_reply(guint index, redisReply *reply, gpointer user_data)
+{
+    TransactionReplies *replies = user_data;
+
+    ps_once_on_reply(index, reply, replies->exec);
+    if (index != replies->exec->exec_index || reply->type != REDIS_REPLY_ARRAY)
+        return;
+    for (gsize i = 0; i < reply->elements; i++) {
+        if (reply->element[i]->type == REDIS_REPLY_ERROR && replies->refused++ == 0)
+            replies->first_refused = g_strdup(reply->element[i]->str);
+    }
+}
+
 /* Reads the replies of a pipeline holding a transaction (sent: FALSE when it was not resent):
- * until they are in, it may or may not have been applied. */
+ * until they are in, it may or may not have been applied. Commands the transaction applied
+ * but Redis refused are counted as reply errors: retrying would not help them. */
 static gboolean
 finish_transaction(PsFlush *flush, PsFlushBatch *batch, PsRedisPipeline *pipeline, gboolean sent,
                    PsOnceExec *exec, GError **error)
 {
+    TransactionReplies replies = {.exec = exec};
     gboolean ok;
 
     batch->reply_lost = sent;
-    ok = finish(flush, pipeline, ps_once_on_reply, exec, error) &&
+    ok = finish(flush, pipeline, on_transaction_reply, &replies, error) &&
          ps_once_exec_applied(exec, "flush", error);
     if (ok)
         batch->reply_lost = FALSE;
+    if (replies.refused > 0) {
+        flush->stats.reply_errors += replies.refused;
+        g_warning("Redis refused %u commands of a transaction: %s", replies.refused,
+                  replies.first_refused);
+    }
+    g_free(replies.first_refused);
     return ok;
 }
 
@@ -338,7 +370,29 @@ hour_series(PsFlush *flush, gint64 hour)
     return names;
 }
 
-/* The transaction that closes a bucket: top sources, hour roll-up, closed marker. */
+/* The sources new to each watched series of a closing delta, in its closing transaction:
+ * written once with the bucket, retried with it, and a retry adds nothing (new_sources.h). A
+ * series whose (series, source) pairs reached max_sources has only part of its sources
+ * listed: what is known is still written; the sources left out count neither as new now nor
+ * as seen later (their flows are in "<series>:untracked"). */
+static void
+write_new_sources(PsRedisPipeline *pipeline, PsFlush *flush, const PsBucketDelta *delta)
+{
+    PsNewSourcesConfig config = {flush->prefix, flush->config.new_sources_horizon_s,
+                                 flush->config.new_sources_max};
+
+    if (config.horizon_s == 0)
+        return;
+    for (guint j = 0; j < delta->series->len; j++) {
+        const PsSeriesDelta *series = &g_array_index(delta->series, PsSeriesDelta, j);
+        if (series->source_list != NULL)
+            ps_new_sources_append(pipeline, &config, delta->step, delta->start, series->name,
+                                  series->source_list);
+    }
+}
+
+/* The transaction that closes a bucket: top sources, new sources, hour roll-up, closed
+ * marker. */
 static gboolean
 write_close(PsFlush *flush, PsFlushBatch *batch, const PsBucketDelta *delta, const char *token,
             GError **error)
@@ -358,6 +412,7 @@ write_close(PsFlush *flush, PsFlushBatch *batch, const PsBucketDelta *delta, con
     ps_redis_pipeline_command(&pipeline, "MULTI", NULL);
     for (guint j = 0; j < delta->series->len; j++)
         write_top(&pipeline, flush, delta, &g_array_index(delta->series, PsSeriesDelta, j));
+    write_new_sources(&pipeline, flush, delta);
     ps_bucket_write_rollup(&pipeline, flush->prefix, delta, flush->config.hour_ttl_s);
     g_snprintf(start, sizeof(start), "%" G_GINT64_FORMAT, delta->start);
     g_snprintf(oldest, sizeof(oldest), "%" G_GINT64_FORMAT,

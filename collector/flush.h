@@ -4,10 +4,10 @@
  * thread writes each batch as one pipelined MULTI/EXEC transaction (so a failure leaves
  * nothing half-applied; once.h makes a retry after a lost reply apply it once), then, for
  * buckets that closed, reads the final distinct counts (PFCOUNT) and writes them as plain
- * fields with the top sources and the closed marker. While Redis is down or slow, batches
- * wait in memory up to max_pending_bytes and are retried with exponential backoff; past the
- * bound the oldest batch is dropped, and its flows, packets and bytes are counted and
- * logged. */
+ * fields with the top sources, the sources new to watched series and the closed marker.
+ * While Redis is down or slow, batches wait in memory up to max_pending_bytes and are retried
+ * with exponential backoff; past the bound the oldest batch is dropped, and its flows, packets
+ * and bytes are counted and logged. */
 #pragma once
 
 #include "aggregate.h"
@@ -57,6 +57,10 @@ typedef struct {
     gsize max_pending_bytes;
     guint timeout_ms;
     guint backoff_max_ms;
+    /* the sources new to watched series (new_sources.h), written when their bucket closes:
+     * horizon in seconds (0: none) and the seen set cap */
+    guint new_sources_horizon_s;
+    guint new_sources_max;
 } PsFlushConfig;
 
 typedef struct {

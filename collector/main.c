@@ -453,6 +453,8 @@ make_store(Collector *collector, GError **error)
     flush.hour_ttl_s = (guint)settings->hour_ttl_days * 86400;
     flush.top_k = (guint)settings->top_k;
     flush.max_pending_bytes = (gsize)settings->max_pending;
+    flush.new_sources_horizon_s = ps_settings_new_sources_horizon(settings);
+    flush.new_sources_max = (guint)settings->new_sources_max;
     flush.timeout_ms = 5000;
     flush.backoff_max_ms = 30000;
     store = ps_store_new(&aggregate, &flush, collector->parts.dispatch);

@@ -1,10 +1,16 @@
 #include "config.h"
 
+#include <string.h>
+
 #include "bucket.h"
 #include "logging.h"
 #include "metrics.h"
+#include "portproto.h"
 #include "settings.h"
 #include "socket.h"
+#include "timearg.h"
+
+#define NEW_SOURCES_HORIZON_MAX_S (366 * 86400)
 
 /* ---- checks beyond type and range: each says what is expected ---- */
 
@@ -46,6 +52,37 @@ check_service_port(const char *value, GError **error)
         return TRUE;
     g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
                 "expected a port from 1 to 65535, got '%s'", value);
+    return FALSE;
+}
+
+/* A port of new_sources: the port alone, since every direction of it is tracked. */
+static gboolean
+check_new_sources_port(const char *value, GError **error)
+{
+    guint8 proto;
+    guint16 port;
+
+    if (strchr(value, '@') != NULL) {
+        g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                    "'%s': name the port only, such as tcp/445: its directions (@in, @out, @int) "
+                    "are tracked with it",
+                    value);
+        return FALSE;
+    }
+    return ps_portproto_parse(value, &proto, &port, error);
+}
+
+static gboolean
+check_horizon(const char *value, GError **error)
+{
+    gint64 seconds;
+
+    if (!ps_duration_parse(value, &seconds, error))
+        return FALSE;
+    if (seconds <= NEW_SOURCES_HORIZON_MAX_S)
+        return TRUE;
+    g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                "'%s': at most 366 days, such as 1d or 7d", value);
     return FALSE;
 }
 
@@ -96,6 +133,16 @@ static const PsConffileKey collector_keys[] = {
      "Ports tracked per bucket; the rest count as 'other'", NULL, NULL},
     {"max_sources", PS_CONFFILE_INT, C(max_sources), "1000000", 1, 100000000, 0, NULL, "N",
      "(port, source) pairs tracked per bucket for the top K", NULL, NULL},
+    {"new_sources", PS_CONFFILE_LIST, C(new_sources), PS_DEFAULT_WATCHED, 0, 0, 0, NULL, "PORT",
+     "Ports whose sources new to them are counted per bucket (field nnew), repeatable; empty: "
+     "none",
+     NULL, check_new_sources_port},
+    {"new_sources_horizon", PS_CONFFILE_STRING, C(new_sources_horizon), "1d", 0, 0, 0, NULL,
+     "DURATION", "A source not seen on the port for this long counts as new again", NULL,
+     check_horizon},
+    {"new_sources_max", PS_CONFFILE_INT, C(new_sources_max), "50000", 1, 10000000, 0, NULL, "N",
+     "Sources remembered per port for new_sources; beyond, the longest unseen are forgotten", NULL,
+     NULL},
     {"max_pending", PS_CONFFILE_INT, C(max_pending), "268435456", 1, G_GINT64_CONSTANT(1) << 40, 0,
      NULL, "BYTES",
      "Bytes of flushes held while Redis is down; beyond, the oldest is dropped and counted", NULL,
@@ -231,5 +278,17 @@ ps_settings_aggregate_config(const PsCollectorSettings *settings, PsAggregateCon
     config->max_series = (guint)settings->max_series;
     config->max_sources = (guint)settings->max_sources;
     config->top_k = (guint)settings->top_k;
+    config->new_sources = (const char *const *)settings->new_sources;
     ps_settings_classes(settings, config, networks, ports);
+}
+
+guint
+ps_settings_new_sources_horizon(const PsCollectorSettings *settings)
+{
+    gint64 seconds = 0;
+
+    if (settings->new_sources_horizon == NULL ||
+        !ps_duration_parse(settings->new_sources_horizon, &seconds, NULL))
+        return 0;
+    return (guint)MIN(seconds, NEW_SOURCES_HORIZON_MAX_S);
 }

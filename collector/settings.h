@@ -31,6 +31,9 @@ typedef struct {
     gint64 top_k;
     gint64 max_series;
     gint64 max_sources;
+    gchar **new_sources;
+    gchar *new_sources_horizon; /* a duration as typed ("1d"): ps_settings_new_sources_horizon */
+    gint64 new_sources_max;
     gint64 max_pending;
     gint64 clock_tolerance;
     gint64 minute_ttl_days;
@@ -60,5 +63,8 @@ void ps_settings_classes(const PsCollectorSettings *settings, PsAggregateConfig 
 /* The whole aggregation config (classes included, into the arrays as above). */
 void ps_settings_aggregate_config(const PsCollectorSettings *settings, PsAggregateConfig *config,
                                   GArray *networks, GArray *ports);
+
+/* new_sources_horizon in seconds (checked at load). */
+guint ps_settings_new_sources_horizon(const PsCollectorSettings *settings);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(PsCollectorSettings, ps_settings_free)

@@ -75,6 +75,18 @@ ps_key_outbox_dead(const char *prefix)
 }
 
 gchar *
+ps_key_seen(const char *prefix, const char *series)
+{
+    return g_strdup_printf("%sseen:%s", prefix, series);
+}
+
+gchar *
+ps_key_seen_since(const char *prefix)
+{
+    return g_strdup_printf("%sseen-since", prefix);
+}
+
+gchar *
 ps_field(const char *series, const char *metric)
 {
     return g_strdup_printf("%s:%s", series, metric);

@@ -16,6 +16,10 @@
  * "_q:unknown" (data sets without template), "_q:errors" (malformed packets), and
  * "_q:collectors" (collectors that closed the bucket). */
 #define PS_QUALITY_SERIES "_q"
+/* The ports a worm or a scan goes for first: the alerter's default watched ports and the
+ * collector's default new_sources list (series port names, every direction of each). */
+#define PS_DEFAULT_WATCHED                                                                         \
+    "tcp/445,tcp/139,tcp/135,tcp/3389,tcp/22,tcp/23,tcp/1433,tcp/3306,tcp/5900,tcp/6379"
 
 typedef enum {
     PS_DIRECTION_ALL = 0,
@@ -48,7 +52,12 @@ gchar *ps_key_alerter(const char *prefix);
 /* ps:outbox (alert messages not yet accepted by their receiver) and ps:outbox:dead. */
 gchar *ps_key_outbox(const char *prefix);
 gchar *ps_key_outbox_dead(const char *prefix);
+/* "ps:seen:tcp/445": sorted set of the sources seen on a watched series lately (address ->
+ * start of the last bucket it was seen in), to tell the sources new to it (field "nnew"). */
+gchar *ps_key_seen(const char *prefix, const char *series);
+/* "ps:seen-since": hash, series -> start of the first bucket its seen set tracked. */
+gchar *ps_key_seen_since(const char *prefix);
 
 /* "tcp/445:flows": a counter field of the bucket hash. Metrics: flows, pkts, bytes, syn,
- * untracked; written at close: nsrc, ndst. */
+ * untracked; written at close: nsrc, ndst, and nnew (watched series). */
 gchar *ps_field(const char *series, const char *metric);

@@ -374,6 +374,69 @@ test_cap_with_waiting_flows(void)
         "10.23.102.1");
 }
 
+/* The last octets of a source list of 198.51.100.x addresses, as bits. */
+static guint
+source_bits(const GArray *list)
+{
+    guint bits = 0;
+
+    for (guint i = 0; i < list->len; i++) {
+        const PsAddress *address = &g_array_index(list, PsAddress, i);
+        g_assert_cmpuint(address->family, ==, 4);
+        g_assert_cmpuint(address->bytes[2], ==, 100);
+        g_assert_false(bits & 1u << address->bytes[3]); /* each source once */
+        bits |= 1u << address->bytes[3];
+    }
+    return bits;
+}
+
+/* A watched port's series (every direction) list their distinct sources once ranked, each
+ * source once however many flows it sent; other series list none. Past max_sources a series
+ * lists what the pair table holds. */
+static void
+test_source_lists(void)
+{
+    static const char *const watched[] = {"tcp/445", NULL};
+    PsNetwork home;
+    PsAggregateConfig config;
+    g_autoptr(PsAggregate) aggregate = NULL;
+    g_autoptr(GPtrArray) deltas = NULL;
+    const PsSeriesDelta *series;
+
+    g_assert_true(ps_network_parse("10.0.0.0/8", &home, NULL));
+    ps_aggregate_config_init(&config);
+    config.new_sources = watched;
+    config.home_networks = &home;
+    config.n_home_networks = 1;
+    /* pairs in order tcp/445, tcp/445@in per source: the third source's @in pair misses */
+    config.max_sources = 5;
+    aggregate = ps_aggregate_new(&config);
+    for (guint i = 0; i < 6; i++) {
+        g_autofree gchar *src = g_strdup_printf("198.51.100.%u", i % 3 + 1);
+        PsFlow scan = make_flow(src, "10.0.0.1", 6, 40000, 445, 0x02);
+        ps_aggregate_add(aggregate, &scan, NOW_MS);
+    }
+    for (guint i = 0; i < 3; i++) {
+        g_autofree gchar *src = g_strdup_printf("198.51.100.%u", i + 1);
+        PsFlow web = make_flow(src, "10.0.0.1", 6, 40000, 80, 0x02);
+        ps_aggregate_add(aggregate, &web, NOW_MS);
+    }
+    deltas = ps_aggregate_take(aggregate, NOW_MS, FALSE);
+    g_assert_null(find_series(deltas, START, "tcp/445")->source_list); /* not closing */
+    g_ptr_array_unref(g_steal_pointer(&deltas));
+    deltas = take_ranked(aggregate, NOW_MS, TRUE);
+    series = find_series(deltas, START, "tcp/445");
+    g_assert_true(series->watched);
+    g_assert_cmpuint(source_bits(series->source_list), ==, 0xe); /* .1 .2 .3 */
+    series = find_series(deltas, START, "tcp/445@in");
+    g_assert_true(series->watched);
+    g_assert_cmpuint(source_bits(series->source_list), ==, 0x6); /* .3 missed the cap */
+    g_assert_cmpuint(series->total.untracked, ==, 2);
+    series = find_series(deltas, START, "tcp/80");
+    g_assert_false(series->watched);
+    g_assert_null(series->source_list);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -391,5 +454,6 @@ main(int argc, char **argv)
     g_test_add_func("/aggregate/caps-and-top", test_caps_and_top);
     g_test_add_func("/aggregate/top-sources", test_top_without_cap);
     g_test_add_func("/aggregate/cap-with-waiting-flows", test_cap_with_waiting_flows);
+    g_test_add_func("/aggregate/source-lists", test_source_lists);
     return g_test_run();
 }

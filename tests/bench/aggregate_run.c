@@ -160,6 +160,7 @@ run_pass(const PsAggregateRunOptions *options, gboolean aggregate, Pass *pass, G
     g_autoptr(PsPacketPool) pool = NULL;
     g_autoptr(PsDispatch) dispatch = NULL;
     g_autoptr(PsAggregate) aggregator = NULL;
+    g_auto(GStrv) watched = g_strsplit(PS_DEFAULT_WATCHED, ",", -1);
     Run run = {0};
     gdouble start;
 
@@ -175,6 +176,8 @@ run_pass(const PsAggregateRunOptions *options, gboolean aggregate, Pass *pass, G
         return FALSE;
     if (aggregate) {
         ps_aggregate_config_init(&aggregate_config);
+        /* as the collector runs by default: the watched ports list their sources at close */
+        aggregate_config.new_sources = (const char *const *)watched;
         aggregator = ps_aggregate_new(&aggregate_config);
         run.aggregate = aggregator;
         if (options->digest)

@@ -48,6 +48,10 @@ static const RefusalCase refusals[] = {
      "2: [collector] log_level: expected warning, message, info or debug, got 'loud'"},
     {"bad-redis-url", "[redis]\nurl = redis://host:99999\n", NULL,
      "2: [redis] url: Redis address 'redis://host:99999': expected redis://"},
+    {"new-sources-direction", "[collector]\nnew_sources = tcp/445, tcp/445@in\n", NULL,
+     "2: [collector] new_sources: 'tcp/445@in': name the port only, such as tcp/445"},
+    {"bad-horizon", "[collector]\nnew_sources_horizon = soon\n", NULL,
+     "2: [collector] new_sources_horizon: 'soon' is not a duration"},
     {"bad-option", NULL, "--bucket=7", "--bucket: expected 10 to 3600 seconds dividing an hour"},
     {"option-over-file", "[collector]\nbucket = 60\n", "--max-series=1",
      "--max-series: expected an integer from 2 to 10000000, got '1'"},
@@ -188,7 +192,7 @@ test_example(void)
     assert_valid(example);
     uncommented = uncomment_defaults(contents, &n_keys);
     /* every key of [collector], [redis], [alerter] and the console [webhook] */
-    g_assert_cmpuint(n_keys, ==, 21 + 5 + 17 + 3);
+    g_assert_cmpuint(n_keys, ==, 24 + 5 + 17 + 3);
     path = ps_ops_write_config(dir, "uncommented.conf", uncommented);
     assert_valid(path);
     assert_valid_for_alerter(example);
@@ -211,6 +215,7 @@ test_help(void)
     g_assert_cmpuint(ps_test_lines_count(child->out, "--bucket=S"), ==, 1);
     g_assert_cmpuint(ps_test_lines_count(child->out, "(default: 60)"), >=, 2);
     g_assert_cmpuint(ps_test_lines_count(child->out, "--allow=CIDR"), ==, 1);
+    g_assert_cmpuint(ps_test_lines_count(child->out, "--new-sources-horizon=DURATION"), ==, 1);
     g_assert_cmpuint(ps_test_lines_count(child->out, "--metrics=ADDR:PORT"), ==, 1);
     g_assert_cmpuint(ps_test_lines_count(child->out, "--redis-password-file=FILE"), ==, 1);
     g_assert_cmpuint(ps_test_lines_count(child->out, "(default: [::]:2055, [::]:4739)"), ==, 1);

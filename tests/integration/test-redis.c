@@ -412,9 +412,14 @@ assert_expiries(redisContext *context, gboolean every_kind)
         } else if (g_str_has_prefix(key, "ps:collector:")) {
             g_assert_cmpint(left, <=, 86400);
             g_assert_cmpint(left, >, 86400 - TTL_SLACK_S);
+        } else if (g_str_has_prefix(key, "ps:seen:")) {
+            /* the default new_sources horizon (1 day) and two buckets */
+            g_assert_cmpint(left, <=, 86400 + 2 * 60);
+            g_assert_cmpint(left, >, 86400 + 2 * 60 - TTL_SLACK_S);
         } else {
             g_assert_true(g_str_has_prefix(key, "ps:closed:") ||
-                          g_str_has_prefix(key, "ps:exporter:") || g_str_equal(key, "ps:schema"));
+                          g_str_has_prefix(key, "ps:exporter:") || g_str_equal(key, "ps:schema") ||
+                          g_str_equal(key, "ps:seen-since"));
             g_assert_cmpint(left, ==, -1);
         }
     }
