@@ -110,6 +110,11 @@ static const PsConffileKey alerter_keys[] = {
      "Watched ports also open when 2-3 buckets in a row score this much together (0: never; "
      "unset: the detector's)",
      NULL, check_number},
+    {"new_sources_route", PS_CONFFILE_BOOL, A(new_sources_route), "false", 0, 0, LIVE, NULL,
+     NULL,
+     "Watched ports also open on sources newer than usual (the collector's nnew; off: "
+     "tests/eval/README.md)",
+     NULL, NULL},
     {"cooldown", PS_CONFFILE_INT, A(cooldown), "1800", 0, 86400 * 7, LIVE, NULL, "S",
      "After a resolution, a new surge within this many seconds reopens the same incident", NULL,
      NULL},
@@ -277,6 +282,7 @@ fill_alerter(PsAlerterConfiguration *c)
         c->alerter.detect.watched_z_min = g_ascii_strtod(s->watched_z_min, NULL);
     if (s->watched_sum_z != NULL)
         c->alerter.detect.watched_sum_z = g_ascii_strtod(s->watched_sum_z, NULL);
+    c->alerter.detect.new_sources = s->new_sources_route;
     c->alerter.detect.cooldown_s = s->cooldown;
     c->alerter.detect.reminder_s = s->reminder;
     c->alerter.prefix = c->redis.prefix;

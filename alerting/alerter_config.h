@@ -21,6 +21,7 @@ typedef struct {
     gchar *ratio_min;
     gchar *watched_z_min;
     gchar *watched_sum_z;
+    gboolean new_sources_route;
     gint64 cooldown;
     gint64 reminder;
     gint64 dead_letter_after;
