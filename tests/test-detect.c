@@ -223,22 +223,31 @@ test_holiday_recovery(void)
     g_assert_cmpuint(buckets_to_resolve(&s, 1.2, 300), ==, 0);
 }
 
+/* After the warm-up, buckets of factors[m] x the baseline until an incident opens: the bucket
+ * that opened it, 0 when none did within limit. */
+static guint
+warm_then_open(Series *s, const double *factors, guint limit)
+{
+    PsAlertEvent event;
+
+    warm_up(s);
+    for (guint i = 1; i <= limit; i++) {
+        if (series_step_each(s, factors, FALSE, &event) == PS_EVENT_OPEN)
+            return i;
+    }
+    return 0;
+}
+
 /* One scanner joins the 20 sources of a watched port and triples its SYN-only flows and
  * destinations (bytes flat); or, with scanner FALSE, half the sources go away and the
  * destinations stay. Returns the bucket that opened an incident, 0 when none in limit. */
 static guint
 one_scanner(Series *s, gboolean scanner, guint limit)
 {
-    double factors[PS_N_METRICS] = {21.0 / 20, 3, 3, 2.5, 1, 1, 1};
-    double fewer[PS_N_METRICS] = {0.5, 1, 1, 1, 1, 1, 1};
-    PsAlertEvent event;
+    static const double factors[PS_N_METRICS] = {21.0 / 20, 3, 3, 2.5, 1, 1, 1};
+    static const double fewer[PS_N_METRICS] = {0.5, 1, 1, 1, 1, 1, 1};
 
-    warm_up(s);
-    for (guint i = 1; i <= limit; i++) {
-        if (series_step_each(s, scanner ? factors : fewer, FALSE, &event) == PS_EVENT_OPEN)
-            return i;
-    }
-    return 0;
+    return warm_then_open(s, scanner ? factors : fewer, limit);
 }
 
 static void
@@ -309,16 +318,10 @@ test_heavy_tailed_noise(void)
 static guint
 new_wave(Series *s, gboolean replaced, guint limit)
 {
-    double wave[PS_N_METRICS] = {3, 110.0 / 30, 3.7, 3, 2, 1.5, 46.0 / 6};
-    double changed[PS_N_METRICS] = {1, 1, 1, 1, 1, 1, 46.0 / 6};
-    PsAlertEvent event;
+    static const double wave[PS_N_METRICS] = {3, 110.0 / 30, 3.7, 3, 2, 1.5, 46.0 / 6};
+    static const double changed[PS_N_METRICS] = {1, 1, 1, 1, 1, 1, 46.0 / 6};
 
-    warm_up(s);
-    for (guint i = 1; i <= limit; i++) {
-        if (series_step_each(s, replaced ? changed : wave, FALSE, &event) == PS_EVENT_OPEN)
-            return i;
-    }
-    return 0;
+    return warm_then_open(s, replaced ? changed : wave, limit);
 }
 
 /* The recent buckets too: the usual share of new sources is the last quarter hour's. */
