@@ -23,6 +23,10 @@ typedef enum {
     PS_N_METRICS
 } PsMetric;
 
+/* Metrics the stored series state keeps rings, peaks and totals of: all but new sources, which
+ * borrow the sources' (they are a share of them), so the state in Redis kept its layout. */
+#define PS_N_STATE_METRICS PS_METRIC_NEW
+
 #define PS_N_DETECT_METRICS 4 /* sources, syn, dests, flows drive detection; the rest is context   \
                                */
 

@@ -109,12 +109,20 @@ ps_detect_mark_history(const PsSeriesState *state, PsHistory *history, gint64 t,
     }
 }
 
+/* The level ring of a metric: new sources, a share of the sources, follow the sources' level
+ * (PS_N_STATE_METRICS). */
+static const double *
+ring_of(const PsSeriesState *state, PsMetric metric)
+{
+    return state->level[metric < PS_N_STATE_METRICS ? metric : PS_METRIC_SOURCES];
+}
+
 /* Level factor of a metric: median recent x / baseline-median. A surge does not raise its
  * own baseline: hits and incident buckets teach it no higher than normal (teach_level). */
 static double
 level_of(const PsDetectConfig *config, const PsSeriesState *state, PsMetric metric)
 {
-    return ps_level_factor(state->level[metric], MIN(state->n_level, PS_BASELINE_RECENT),
+    return ps_level_factor(ring_of(state, metric), MIN(state->n_level, PS_BASELINE_RECENT),
                            config->level_min_buckets);
 }
 
@@ -122,7 +130,7 @@ level_of(const PsDetectConfig *config, const PsSeriesState *state, PsMetric metr
 static double
 recent_scale_of(const PsDetectConfig *config, const PsSeriesState *state, PsMetric metric)
 {
-    return ps_level_spread(state->level[metric], MIN(state->n_level, PS_BASELINE_RECENT),
+    return ps_level_spread(ring_of(state, metric), MIN(state->n_level, PS_BASELINE_RECENT),
                            config->level_min_buckets, config->recent_scale_tail);
 }
 
@@ -413,14 +421,12 @@ severity_of(const PsDetectConfig *config, const PsEvaluation *evaluation, gboole
 static void
 feed_level(PsSeriesState *state, const PsEvaluation *evaluation, double rise_max)
 {
-    for (guint m = 0; m < PS_N_METRICS; m++) {
+    for (guint m = 0; m < PS_N_STATE_METRICS; m++) {
         const PsBaseline *baseline = &evaluation->baseline[m];
         double b = baseline->median;
         double level = b > 0 ? baseline->expected / b : 1.0;
         double ratio =
             (evaluation->sample.value[m] + PS_BASELINE_PSEUDO) / (b + PS_BASELINE_PSEUDO);
-        if (m == PS_METRIC_NEW && (evaluation->sample.flags & PS_SAMPLE_NO_NEW))
-            ratio = state->level[PS_METRIC_SOURCES][state->level_next]; /* the nearest proxy */
         if (rise_max > 0)
             ratio = MIN(ratio, rise_max * MAX(level, 1.0));
         state->level[m][state->level_next] = ratio;
@@ -434,7 +440,7 @@ track_incident(PsSeriesState *state, const PsEvaluation *evaluation)
 {
     state->buckets++;
     state->peak_ratio = MAX(state->peak_ratio, evaluation->ratio);
-    for (guint m = 0; m < PS_N_METRICS; m++) {
+    for (guint m = 0; m < PS_N_STATE_METRICS; m++) {
         state->peak[m] = MAX(state->peak[m], evaluation->sample.value[m]);
         state->total[m] += evaluation->sample.value[m];
     }

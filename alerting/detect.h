@@ -129,13 +129,13 @@ typedef struct {
     guint quiet;
     guint buckets; /* buckets of the open incident */
     double peak_ratio;
-    double peak[PS_N_METRICS];
-    double total[PS_N_METRICS];
+    double peak[PS_N_STATE_METRICS];
+    double total[PS_N_STATE_METRICS];
     gboolean young;    /* some bucket of the incident had a young baseline */
     gboolean degraded; /* some bucket rested on degraded data */
     gboolean scan_shaped;
     /* recent x / baseline-median ratios per metric, for the level factor (ring) */
-    double level[PS_N_METRICS][PS_BASELINE_RECENT];
+    double level[PS_N_STATE_METRICS][PS_BASELINE_RECENT];
     guint n_level;
     guint level_next;
     /* incident intervals kept out of baselines */
@@ -185,8 +185,8 @@ typedef struct {
     PsEvaluation evaluation; /* the bucket that caused the event */
     guint buckets;
     double peak_ratio;
-    double peak[PS_N_METRICS];
-    double total[PS_N_METRICS];
+    double peak[PS_N_STATE_METRICS];
+    double total[PS_N_STATE_METRICS];
     gboolean young;
     gboolean degraded;
     gboolean scan_shaped;

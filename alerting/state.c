@@ -6,7 +6,7 @@
 #include "keys.h"
 #include "state.h"
 
-#define STATE_VERSION 3 /* 2: evidence ring and since_gap; 3: new sources */
+#define STATE_VERSION 2 /* 2: evidence ring and since_gap */
 /* The latest time a stored state may name: the end of the year 9999, as GDateTime. */
 #define STATE_TIME_MAX G_GINT64_CONSTANT(253402300799)
 
