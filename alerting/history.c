@@ -96,6 +96,7 @@ ps_history_reply_free(redisReply *reply)
     g_free(reply);
 }
 
+/* Whether field index of an HMGET reply is present (nil: the hash has no such field). */
 static gboolean
 reply_has(const redisReply *reply, guint index)
 {
@@ -106,10 +107,7 @@ reply_has(const redisReply *reply, guint index)
 static double
 reply_number(const redisReply *reply, guint index)
 {
-    if (reply->type != REDIS_REPLY_ARRAY || index >= reply->elements ||
-        reply->element[index]->str == NULL)
-        return 0;
-    return g_ascii_strtod(reply->element[index]->str, NULL);
+    return reply_has(reply, index) ? g_ascii_strtod(reply->element[index]->str, NULL) : 0;
 }
 
 /* Collectors that closed a bucket; 0 when unknown. */
