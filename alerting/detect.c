@@ -49,7 +49,7 @@ ps_detect_config_init(PsDetectConfig *config)
     config->intensity_dests_ratio = 1.5;
     /* off: on the simulated weeks it found 3x surges sooner only as much as a lower
      * threshold would, at the same cost in false incidents (tests/eval/README.md, session 9);
-     * real history may differ: [alerter] new_sources and --replay tell */
+     * real history may differ: [alerter] new_sources_route and --replay tell */
     config->new_sources = 0;
     config->novelty_z_min = 2.5;
     config->novelty_ratio_min = 1.5;
