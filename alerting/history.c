@@ -264,10 +264,10 @@ fill_history(GPtrArray *replies, GHashTable *closed, GHashTable *closed_hours, c
     for (guint d = 0; d < PS_BASELINE_DAYS; d++, n++)
         fill_sample(g_ptr_array_index(replies, n), series, n_series,
                     is_closed(closed_hours, starts[n]), 0, &days[d]);
-    for (guint m = 0; m < PS_N_METRICS; m++)
-        history->weekly[m] = weekly_factor(weeks, days, m);
     /* hour buckets hold no new sources: they are a share of the sources, whose hours do */
-    history->weekly[PS_METRIC_NEW] = history->weekly[PS_METRIC_SOURCES];
+    for (guint m = 0; m < PS_N_METRICS; m++)
+        history->weekly[m] = m == PS_METRIC_NEW ? history->weekly[PS_METRIC_SOURCES]
+                                                : weekly_factor(weeks, days, m);
 }
 
 gboolean
