@@ -131,17 +131,23 @@ ps_report_match(const PsRunConfig *config, const PsReportPool *tune, guint detec
             match->ewma = method;
         }
     }
+    match->oracle = match_family(tune, ps_run_method_oracle(config, 0), PS_RUN_ORACLE_K, target);
+    match->oracle_at_target =
+        match_family(tune, ps_run_method_oracle(config, 0), PS_RUN_ORACLE_K, 1.0);
 }
 
 const char *
 ps_report_method_name(const PsRunConfig *config, guint method, char *buffer, gsize size)
 {
     guint fixed = ps_run_method_fixed(config, 0), ewma = ps_run_method_ewma(config, 0, 0);
+    guint oracle = ps_run_method_oracle(config, 0);
 
     if (method < config->n_detectors)
         g_snprintf(buffer, size, "%s", config->detector[method].name);
     else if (method < ewma)
         g_snprintf(buffer, size, "fixed k=%.2f", config->fixed_k[method - fixed]);
+    else if (method >= oracle)
+        g_snprintf(buffer, size, "oracle (bound) h=%.1f", config->oracle_h[method - oracle]);
     else
         g_snprintf(buffer, size, "ewma a=%.2f z>=%.1f",
                    config->ewma_alpha[(method - ewma) / PS_RUN_EWMA_K],

@@ -39,6 +39,8 @@ double ps_report_delay_quantile(const PsReportTally *tally, double q);
 typedef struct {
     guint fixed;     /* method index */
     guint ewma;      /* method index, the better alpha on the tuning pool */
+    guint oracle;    /* method index: the bound, at the same false rate */
+    guint oracle_at_target; /* the bound at the target, 1 false incident a week */
 } PsReportMatch;
 
 void ps_report_match(const PsRunConfig *config, const PsReportPool *tune, guint detector,

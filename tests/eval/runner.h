@@ -3,10 +3,12 @@
  * Methods: detector configurations (baseline.c + detect.c exactly as the alerter calls them,
  * with histories built from the simulated past as history.c builds them from Redis), a fixed
  * threshold (x > k x mean of the previous 7 days) and a plain EWMA z-score (z >= k), each of
- * the two over a range of k. All methods share the port rule (sources, or SYN-only flows and
+ * the two over a range of k. They share the port rule (sources, or SYN-only flows and
  * destinations together), and the comparisons get the detector's life cycle: open on 3 hits in
  * 5 buckets, resolve after 10 buckets without a hit, a re-trigger within 30 minutes is the same
- * incident.
+ * incident. Last, a reference that is no method, over a range of its threshold h: an oracle
+ * told the simulated mean of the sources (run_oracle), what a detector could find at best; it
+ * opens on its first hit.
  *
  * Scoring: an injection is found when an incident opens (or reopens) on its series between its
  * first bucket and PS_SIM_GRACE buckets after its last; delay is the number of surge buckets
@@ -21,6 +23,7 @@
 #define PS_RUN_FIXED_K       40
 #define PS_RUN_EWMA_ALPHAS   2
 #define PS_RUN_EWMA_K        40
+#define PS_RUN_ORACLE_K      40
 #define PS_RUN_DELAY_MISSED  (-1)
 #define PS_RUN_DELAY_MASKED  (-2) /* an incident was already open when it started */
 
@@ -35,6 +38,7 @@ typedef struct {
     double fixed_k[PS_RUN_FIXED_K];
     double ewma_alpha[PS_RUN_EWMA_ALPHAS];
     double ewma_k[PS_RUN_EWMA_K];
+    double oracle_h[PS_RUN_ORACLE_K]; /* CUSUM thresholds of the oracle (a bound, not a method) */
     guint warmup; /* buckets evaluated before the scored days, for state */
     guint threads;
     double trace_size; /* > 0: print the buckets of missed or late watched injections of this
@@ -56,7 +60,7 @@ typedef struct {
 } PsRunFalse;
 
 typedef struct {
-    guint n_methods; /* detectors, then fixed k, then alpha x ewma k */
+    guint n_methods; /* detectors, then fixed k, then alpha x ewma k, then oracle h */
     guint n_injections;
     gint *delay;           /* [method * n_injections + injection] */
     guint *false_by_cause; /* [method * PS_SIM_N_CAUSES + cause] */
@@ -70,6 +74,7 @@ void ps_run_config_init(PsRunConfig *config);
 
 guint ps_run_method_fixed(const PsRunConfig *config, guint k);
 guint ps_run_method_ewma(const PsRunConfig *config, guint alpha, guint k);
+guint ps_run_method_oracle(const PsRunConfig *config, guint k);
 
 /* What the first detector saw at one bucket of one series, kept for the CPU benchmark: the
  * history as built (before marking), the sample and the series state before the bucket. */

@@ -15,7 +15,6 @@
 #define STEP_FACTOR     1.5
 #define SAMPLING_KEEP   0.65 /* share of distinct sources/destinations left at half the rate */
 #define MISSING_RATE    0.0005
-#define AR_PHI          0.95
 #define NEW_PHI         0.98 /* scanning campaigns come and go over an hour or so */
 #define NEW_FLASH_SHARE 0.5  /* a flash crowd's clients: half of them new to the port */
 #define NEW_STEP_TAU    60.0 /* the sources of a lasting step stop being new within hours */
@@ -308,6 +307,7 @@ ps_sim_series_init(PsSimSeries *series, guint n)
     series->sample = g_new0(PsSample, n);
     series->cause = g_new0(guint8, n);
     series->expected = g_new0(float, n);
+    series->known_mean = g_new0(float, n);
 }
 
 void
@@ -316,6 +316,7 @@ ps_sim_series_clear(PsSimSeries *series)
     g_clear_pointer(&series->sample, g_free);
     g_clear_pointer(&series->cause, g_free);
     g_clear_pointer(&series->expected, g_free);
+    g_clear_pointer(&series->known_mean, g_free);
 }
 
 /* Buckets a ramp takes to reach its size. */
@@ -470,18 +471,28 @@ event_factor(const PsSimDataset *dataset, const PsSimSeriesParams *p, guint i, g
     return factor;
 }
 
+/* The flash crowd's extra clients at bucket i, as a multiple of the series' rate (0 outside it):
+ * rising over 10 minutes to twice the usual, so three times the clients, for two hours. */
+static double
+flash_multiplier(const PsSimDataset *dataset, const PsSimSeriesParams *p, guint i)
+{
+    gint k = (gint)i - dataset->flash_at[p->site];
+
+    if (!p->flash || k < 0 || k >= FLASH_BUCKETS)
+        return 0;
+    return 2 * MIN(1.0, MIN((k + 1) / 10.0, (FLASH_BUCKETS - k) / 20.0));
+}
+
 /* A flash crowd: three times the clients of 443 for two hours, to the same servers, with the
  * usual share of failed handshakes. */
 static void
 add_flash(PsRng *rng, const PsSimDataset *dataset, const PsSimSeriesParams *p, guint i,
           double rate, Traffic *traffic)
 {
-    gint k = (gint)i - dataset->flash_at[p->site];
-    double m, sources, flows;
+    double m = flash_multiplier(dataset, p, i), sources, flows;
 
-    if (!p->flash || k < 0 || k >= FLASH_BUCKETS)
+    if (m <= 0)
         return;
-    m = 2 * MIN(1.0, MIN((k + 1) / 10.0, (FLASH_BUCKETS - k) / 20.0));
     sources = ps_rng_negbin(rng, m * rate, p->theta);
     flows = ps_rng_negbin(rng, sources * p->flows_per_source, 50);
     traffic->sources += sources;
@@ -513,6 +524,15 @@ cause_of(const PsSimDataset *dataset, const PsSimSeriesParams *p, guint i)
     return PS_SIM_CAUSE_NONE;
 }
 
+static gboolean
+backup_running(const PsSimDataset *dataset, const PsSimSeriesParams *p, guint i)
+{
+    guint day = i / PS_SIM_DAY, minute = i % PS_SIM_DAY;
+
+    return p->backup && day >= dataset->backup_from_day && minute >= BACKUP_HOUR * 60 &&
+           minute < BACKUP_HOUR * 60 + BACKUP_BUCKETS;
+}
+
 static void
 add_backup(PsRng *rng, const PsSimDataset *dataset, const PsSimSeriesParams *p, guint i,
            Traffic *traffic)
@@ -520,8 +540,7 @@ add_backup(PsRng *rng, const PsSimDataset *dataset, const PsSimSeriesParams *p, 
     guint day = i / PS_SIM_DAY, minute = i % PS_SIM_DAY;
     double flows;
 
-    if (!p->backup || day < dataset->backup_from_day || minute < BACKUP_HOUR * 60 ||
-        minute >= BACKUP_HOUR * 60 + BACKUP_BUCKETS)
+    if (!backup_running(dataset, p, i))
         return;
     /* one host, one file server, many SMB sessions moving a lot of data */
     flows = ps_rng_poisson(rng, 400);
@@ -542,7 +561,7 @@ ps_sim_series_fill(const PsSimDataset *dataset, guint index, PsSimSeries *series
         &g_array_index(dataset->injections, PsSimInjection, dataset->first_injection[index]);
     guint n_injections = dataset->first_injection[index + 1] - dataset->first_injection[index];
     guint next = 0;
-    double ar = 0, innovation = p->ar_sigma * sqrt(1 - AR_PHI * AR_PHI);
+    double ar = 0, innovation = p->ar_sigma * sqrt(1 - PS_SIM_AR_PHI * PS_SIM_AR_PHI);
     double new_logit = 0, new_innovation = p->new_sigma * sqrt(1 - NEW_PHI * NEW_PHI);
     PsRng rng, new_rng;
 
@@ -555,7 +574,7 @@ ps_sim_series_fill(const PsSimDataset *dataset, guint index, PsSimSeries *series
         double factor = event_factor(dataset, p, i, &missing);
         Traffic traffic = {0};
 
-        ar = AR_PHI * ar + innovation * ps_rng_normal(&rng);
+        ar = PS_SIM_AR_PHI * ar + innovation * ps_rng_normal(&rng);
         rate = expected * exp(ar);
         series->expected[i] = expected;
         series->cause[i] = cause_of(dataset, p, i);
@@ -573,6 +592,9 @@ ps_sim_series_fill(const PsSimDataset *dataset, guint index, PsSimSeries *series
         add_flash(&rng, dataset, p, i, rate, &traffic);
         if ((gint)p->site == dataset->sampling_site && (gint)i >= dataset->sampling_at)
             keep = SAMPLING_KEEP;
+        series->known_mean[i] =
+            (expected * (factor + flash_multiplier(dataset, p, i)) + backup_running(dataset, p, i)) *
+            keep;
         new_logit = NEW_PHI * new_logit + new_innovation * ps_rng_normal(&new_rng);
         count_new_sources(&new_rng, dataset, p, next < n_injections ? &injections[next] : NULL, i,
                           sources, new_logit, keep, &traffic);

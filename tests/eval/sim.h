@@ -22,6 +22,7 @@
 #define PS_SIM_T0            G_GINT64_CONSTANT(1704067200) /* Monday 2024-01-01 00:00 UTC */
 #define PS_SIM_MAX_SITES     16
 #define PS_SIM_GRACE         5 /* buckets after an injection ends that still count as found */
+#define PS_SIM_AR_PHI        0.95 /* the traffic's AR(1) log noise, from one minute to the next */
 
 typedef enum {
     PS_SIM_SHAPE_STEP,
@@ -117,6 +118,9 @@ typedef struct {
     PsSample *sample;   /* flags has PS_SAMPLE_MISSING for missing buckets */
     guint8 *cause;      /* PsSimCause per bucket */
     float *expected;    /* distinct sources expected before any event */
+    float *known_mean;  /* distinct sources expected given every hard negative (outage and
+                         * recovery, flash crowd, backup, sampling change) but no injection and
+                         * no noise: what an oracle knows (runner.c run_oracle) */
 } PsSimSeries;
 
 /* Draws a dataset. sites x ports_per_site series, days days, injections from scored_from_day;
