@@ -245,7 +245,7 @@ machine_step(Machine *machine, gboolean hit, guint i, GArray *events, double sco
         }
         return;
     }
-    if (hit && __builtin_popcount(machine->hits & ((1u << OPEN_WINDOW) - 1)) >= machine->open_hits) {
+    if (hit && (guint)__builtin_popcount(machine->hits & ((1u << OPEN_WINDOW) - 1)) >= machine->open_hits) {
         gboolean reopen = machine->resolved_at >= 0 && (gint)i - machine->resolved_at < COOLDOWN;
         machine->open = TRUE;
         machine->quiet = 0;
@@ -343,30 +343,38 @@ log_negbin(double x, double mean, double dispersion)
 }
 
 /* Not a detector anyone could run: a reference for what one could do. It is told each bucket's
- * mean distinct sources given every hard negative (sim.c known_mean: seasonality, drift,
- * holiday, step, outage and recovery, flash crowd, backup, sampling change) and the noise's
- * parameters (the AR(1) log noise's sd and the negative binomial's size), so it knows
- * everything but the noise itself and the injections, and runs a CUSUM of the log-likelihood
- * ratio of "ORACLE_SIZE times the mean" against "the mean": the sequential test that is
- * fastest for a given false-alarm rate when both hypotheses are known. Both are negative
- * binomials whose dispersion includes the AR(1) noise's stationary variance; the surge's own
- * sources are Poisson, as sim.c draws them. An incident opens on the first bucket the CUSUM
- * reaches h. It does not track the AR(1) noise: a Kalman filter that learns it while the
- * CUSUM is at 0 also learns the first third of a ramp (the likelihood ratio of 3x is negative
- * at 1.3x), and then missed 15% of the 3x surges at 50 sources a minute and more, where this
- * one misses 1-2%. Sources only: the reference is for distributed surges, which show in the
- * sources; a few concentrated scanners barely move them. */
-#define ORACLE_SIZE 3.0
+ * mean distinct sources and SYN-only flows given every hard negative (sim.c known_mean and
+ * known_syn: seasonality, drift, holiday, step, outage and recovery, flash crowd, backup,
+ * sampling change) and the noise's parameters (the AR(1) log noise's sd, the negative
+ * binomial's size, flows per source and their SYN-only share), so it knows everything but the
+ * noise itself and the injections. It runs two CUSUMs of log-likelihood ratios, the
+ * sequential test that finds a change of known size fastest for a given false-alarm rate:
+ *
+ * - sources: "ORACLE_SIZE times the mean" against "the mean" (a distributed surge: new
+ *   sources, Poisson, as sim.c draws them);
+ * - SYN-only flows: "the mean plus (ORACLE_SIZE - 1) times the flows of the usual sources, all
+ *   SYN-only" against "the mean" (a concentrated scan: a few sources, as many flows as a
+ *   3x surge would bring).
+ *
+ * Both are negative binomials whose dispersion includes the AR(1) noise's stationary variance.
+ * An incident opens on the first bucket either CUSUM reaches h. It does not use destinations,
+ * and it does not track the AR(1) noise: a version with a Kalman filter that learned the noise
+ * while the CUSUM was at 0 also learned the first third of every ramp (the likelihood ratio of
+ * 3x is negative at 1.3x) and missed 15% of the surges at 50 sources a minute and more, where
+ * this one misses 1-2%. */
+#define ORACLE_SIZE      3.0
+#define FLOWS_DISPERSION (1 / 50.0) /* sim.c: flows are NB(sources x flows per source, 50) */
 
-/* The CUSUM's increment for a bucket of x sources whose mean without noise is mean. */
+/* The CUSUM's increment: log-likelihood of count x with `extra` more on top of mean against
+ * mean alone. The mean's own dispersion beyond Poisson's is own; the extra is Poisson; the
+ * AR(1) noise (ar_var) multiplies both. */
 static double
-oracle_llr(double x, double mean, double ar_var, double theta)
+oracle_llr(double x, double mean, double own, double extra, double ar_var)
 {
-    /* background NB(mean) + Poisson((ORACLE_SIZE - 1) mean), both times the same noise */
-    double surge_dispersion = 1 / (theta * ORACLE_SIZE * ORACLE_SIZE) + ar_var;
+    double surge = mean + extra;
 
-    return log_negbin(x, ORACLE_SIZE * mean, surge_dispersion) -
-           log_negbin(x, mean, 1 / theta + ar_var);
+    return log_negbin(x, surge, mean * mean * own / (surge * surge) + ar_var) -
+           log_negbin(x, mean, own + ar_var);
 }
 
 static void
@@ -374,22 +382,29 @@ run_oracle(Job *job, guint index, const PsSimSeries *series, GArray **events)
 {
     const PsSimSeriesParams *p = &job->dataset->series[index];
     guint from = job->dataset->scored_from - job->config->warmup;
-    double ar_var = p->ar_sigma * p->ar_sigma, cusum = 0;
+    double ar_var = p->ar_sigma * p->ar_sigma, sources_cusum = 0, syn_cusum = 0;
     Machine machine[PS_RUN_ORACLE_K];
 
     for (guint k = 0; k < PS_RUN_ORACLE_K; k++)
         machine[k] = (Machine){0, FALSE, 0, -1, 1};
     for (guint i = 0; i < series->n; i++) {
         const PsSample *sample = &series->sample[i];
-        double mean = series->known_mean[i];
+        double mean = series->known_mean[i], syn = series->known_syn[i];
 
-        if (!(sample->flags & PS_SAMPLE_MISSING) && mean > 0)
-            cusum = MAX(0, cusum + oracle_llr(sample->value[PS_METRIC_SOURCES], mean, ar_var,
-                                              p->theta));
+        if (!(sample->flags & PS_SAMPLE_MISSING) && mean > 0 && syn > 0) {
+            sources_cusum = MAX(0, sources_cusum + oracle_llr(sample->value[PS_METRIC_SOURCES],
+                                                              mean, 1 / p->theta,
+                                                              (ORACLE_SIZE - 1) * mean, ar_var));
+            syn_cusum = MAX(0, syn_cusum + oracle_llr(sample->value[PS_METRIC_SYN], syn,
+                                                      1 / p->theta + FLOWS_DISPERSION,
+                                                      (ORACLE_SIZE - 1) * syn / p->syn_share,
+                                                      ar_var));
+        }
         if (i < from)
             continue;
         for (guint k = 0; k < PS_RUN_ORACLE_K; k++)
-            machine_step(&machine[k], cusum >= job->config->oracle_h[k], i, events[k], cusum);
+            machine_step(&machine[k], MAX(sources_cusum, syn_cusum) >= job->config->oracle_h[k], i,
+                         events[k], MAX(sources_cusum, syn_cusum));
     }
 }
 

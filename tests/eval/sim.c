@@ -308,6 +308,7 @@ ps_sim_series_init(PsSimSeries *series, guint n)
     series->cause = g_new0(guint8, n);
     series->expected = g_new0(float, n);
     series->known_mean = g_new0(float, n);
+    series->known_syn = g_new0(float, n);
 }
 
 void
@@ -317,6 +318,7 @@ ps_sim_series_clear(PsSimSeries *series)
     g_clear_pointer(&series->cause, g_free);
     g_clear_pointer(&series->expected, g_free);
     g_clear_pointer(&series->known_mean, g_free);
+    g_clear_pointer(&series->known_syn, g_free);
 }
 
 /* Buckets a ramp takes to reach its size. */
@@ -595,6 +597,12 @@ ps_sim_series_fill(const PsSimDataset *dataset, guint index, PsSimSeries *series
         series->known_mean[i] =
             (expected * (factor + flash_multiplier(dataset, p, i)) + backup_running(dataset, p, i)) *
             keep;
+        /* flows per source, their SYN-only share, the backup's 2 a minute; not thinned by the
+         * sampling change (to_sample) */
+        series->known_syn[i] =
+            expected * (factor + flash_multiplier(dataset, p, i)) * p->flows_per_source *
+                p->syn_share +
+            2 * backup_running(dataset, p, i);
         new_logit = NEW_PHI * new_logit + new_innovation * ps_rng_normal(&new_rng);
         count_new_sources(&new_rng, dataset, p, next < n_injections ? &injections[next] : NULL, i,
                           sources, new_logit, keep, &traffic);

@@ -121,6 +121,7 @@ typedef struct {
     float *known_mean;  /* distinct sources expected given every hard negative (outage and
                          * recovery, flash crowd, backup, sampling change) but no injection and
                          * no noise: what an oracle knows (runner.c run_oracle) */
+    float *known_syn;   /* the same of SYN-only flows */
 } PsSimSeries;
 
 /* Draws a dataset. sites x ports_per_site series, days days, injections from scored_from_day;
