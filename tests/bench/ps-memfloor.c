@@ -136,7 +136,6 @@ measure(gsize mib, gsize steps)
 int
 main(int argc, char **argv)
 {
-    static const gsize default_sizes[] = {1, 8, 32, 64, 256};
     gint64 steps = 20000000;
     g_autofree char *sizes_text = NULL;
     GOptionEntry entries[] = {
@@ -154,21 +153,17 @@ main(int argc, char **argv)
         fprintf(stderr, "ps-memfloor: %s\n", error != NULL ? error->message : "--steps too small");
         return 2;
     }
-    printf("| MiB | chase ns | prefetched update ns | partition pass ns/record | copy ns/record |\n"
-           "|---:|---:|---:|---:|---:|\n");
-    if (sizes_text == NULL) {
-        for (guint i = 0; i < G_N_ELEMENTS(default_sizes); i++)
-            measure(default_sizes[i], (gsize)steps);
-        return 0;
-    }
-    sizes = g_strsplit(sizes_text, ",", -1);
+    sizes = g_strsplit(sizes_text != NULL ? sizes_text : "1,8,32,64,256", ",", -1);
     for (guint i = 0; sizes[i] != NULL; i++) {
         guint64 mib = g_ascii_strtoull(sizes[i], NULL, 10);
         if (mib < 1 || mib > 16384) {
             fprintf(stderr, "ps-memfloor: size %s: 1 to 16384 MiB\n", sizes[i]);
             return 2;
         }
-        measure((gsize)mib, (gsize)steps);
     }
+    printf("| MiB | chase ns | prefetched update ns | partition pass ns/record | copy ns/record |\n"
+           "|---:|---:|---:|---:|---:|\n");
+    for (guint i = 0; sizes[i] != NULL; i++)
+        measure((gsize)g_ascii_strtoull(sizes[i], NULL, 10), (gsize)steps);
     return 0;
 }
