@@ -93,15 +93,16 @@ add_counter(Call *call, const char *series, const char *metric, guint64 value)
 
 void
 ps_bucket_write_counters(PsRedisPipeline *pipeline, const char *prefix, guint step, gint64 start,
-                         const PsBucketDelta *delta, gboolean use_totals, guint ttl_s)
+                         const PsBucketDelta *delta, PsSeriesRange range, gboolean use_totals,
+                         guint ttl_s)
 {
     g_autofree gchar *key = ps_key_bucket(prefix, step, start);
 
-    for (guint first = 0; first < delta->series->len; first += PS_BUCKET_WRITE_CHUNK) {
+    for (guint first = range.first; first < range.last; first += PS_BUCKET_WRITE_CHUNK) {
         Call call;
         call_begin(&call, counters_script, key, ttl_s);
         guint header = call.argv->len;
-        for (guint i = first; i < MIN(first + PS_BUCKET_WRITE_CHUNK, delta->series->len); i++) {
+        for (guint i = first; i < MIN(first + PS_BUCKET_WRITE_CHUNK, range.last); i++) {
             const PsSeriesDelta *series = &g_array_index(delta->series, PsSeriesDelta, i);
             const PsCounts *c = use_totals ? &series->total : &series->counts;
             add_counter(&call, series->name, "flows", c->flows);
@@ -137,15 +138,15 @@ add_sketch(Call *call, const char *prefix, const PsBucketDelta *delta, const cha
 
 void
 ps_bucket_write_sketches(PsRedisPipeline *pipeline, const char *prefix, const char *scratch,
-                         const PsBucketDelta *delta, guint ttl_s)
+                         const PsBucketDelta *delta, PsSeriesRange range, guint ttl_s)
 {
     g_autofree guint8 *buffer = g_malloc(PS_HLL_SERIALIZED_MAX);
 
-    for (guint first = 0; first < delta->series->len; first += PS_BUCKET_WRITE_CHUNK) {
+    for (guint first = range.first; first < range.last; first += PS_BUCKET_WRITE_CHUNK) {
         Call call;
         call_begin(&call, sketches_script, scratch, ttl_s);
         guint header = call.argv->len;
-        for (guint i = first; i < MIN(first + PS_BUCKET_WRITE_CHUNK, delta->series->len); i++) {
+        for (guint i = first; i < MIN(first + PS_BUCKET_WRITE_CHUNK, range.last); i++) {
             const PsSeriesDelta *series = &g_array_index(delta->series, PsSeriesDelta, i);
             add_sketch(&call, prefix, delta, "src", series->name, &series->sources, buffer);
             add_sketch(&call, prefix, delta, "dst", series->name, &series->destinations, buffer);
@@ -156,19 +157,19 @@ ps_bucket_write_sketches(PsRedisPipeline *pipeline, const char *prefix, const ch
 
 void
 ps_bucket_write_rollup(PsRedisPipeline *pipeline, const char *prefix, const PsBucketDelta *delta,
-                       guint hour_ttl_s)
+                       PsSeriesRange range, guint hour_ttl_s)
 {
     gint64 hour = ps_bucket_start(delta->start, PS_BUCKET_HOUR);
 
     if (delta->step == PS_BUCKET_HOUR)
         return;
-    ps_bucket_write_counters(pipeline, prefix, PS_BUCKET_HOUR, hour, delta, TRUE,
-                                        hour_ttl_s);
-    for (guint first = 0; first < delta->series->len; first += PS_BUCKET_WRITE_CHUNK) {
+    ps_bucket_write_counters(pipeline, prefix, PS_BUCKET_HOUR, hour, delta, range, TRUE,
+                             hour_ttl_s);
+    for (guint first = range.first; first < range.last; first += PS_BUCKET_WRITE_CHUNK) {
         Call call;
         call_begin(&call, rollup_script, NULL, hour_ttl_s);
         guint header = call.argv->len;
-        for (guint i = first; i < MIN(first + PS_BUCKET_WRITE_CHUNK, delta->series->len); i++) {
+        for (guint i = first; i < MIN(first + PS_BUCKET_WRITE_CHUNK, range.last); i++) {
             const char *name = g_array_index(delta->series, PsSeriesDelta, i).name;
             for (guint k = 0; k < 2; k++) {
                 const char *kind = k == 0 ? "src" : "dst";

@@ -10,16 +10,23 @@
 
 #define PS_BUCKET_WRITE_CHUNK 2000
 
-/* Appends to the pipeline the counter increments of every series of delta (counts, or the
- * since-bucket-start totals with use_totals) into bucket (step, start). */
+/* Series first .. last - 1 of a delta: the flush writes a bucket in several transactions. */
+typedef struct {
+    guint first;
+    guint last;
+} PsSeriesRange;
+
+/* Appends to the pipeline the counter increments of the range's series of delta (counts, or
+ * the since-bucket-start totals with use_totals) into bucket (step, start). */
 void ps_bucket_write_counters(PsRedisPipeline *pipeline, const char *prefix, guint step,
-                               gint64 start, const PsBucketDelta *delta, gboolean use_totals,
-                               guint ttl_s);
+                               gint64 start, const PsBucketDelta *delta, PsSeriesRange range,
+                               gboolean use_totals, guint ttl_s);
 
-/* Appends the sketch merges of every series of delta (scratch is a key of this collector's). */
+/* Appends the sketch merges of the range's series of delta (scratch is a key of this
+ * collector's). */
 void ps_bucket_write_sketches(PsRedisPipeline *pipeline, const char *prefix, const char *scratch,
-                               const PsBucketDelta *delta, guint ttl_s);
+                               const PsBucketDelta *delta, PsSeriesRange range, guint ttl_s);
 
-/* Appends the roll-up of a closed minute bucket into its hour. */
+/* Appends the roll-up of the range's series of a closed minute bucket into its hour. */
 void ps_bucket_write_rollup(PsRedisPipeline *pipeline, const char *prefix,
-                             const PsBucketDelta *delta, guint hour_ttl_s);
+                             const PsBucketDelta *delta, PsSeriesRange range, guint hour_ttl_s);

@@ -16,6 +16,10 @@
 #define POLL_MS    100
 #define FLUSH_NICE 10 /* see flush_thread() */
 #define TOKEN_LEN  64
+/* After each transaction the flush waits this many times as long as it took (so Redis is busy
+ * with this collector at most a quarter of the time), at most PACE_MAX_US. */
+#define PACE_FACTOR 3
+#define PACE_MAX_US (200 * 1000)
 
 struct PsFlush {
     PsFlushConfig config;
@@ -68,11 +72,6 @@ ps_flush_batch_new(GPtrArray *deltas, GArray *exporters, gint64 now_ms)
             batch->bytes += sizeof(*series) + hll_bytes(&series->sources) +
                             hll_bytes(&series->destinations) +
                             (series->top != NULL ? series->top->len * sizeof(PsTopSource) : 0);
-            if (strchr(series->name, '@') != NULL)
-                continue; /* direction series repeat the port total */
-            batch->totals.flows += series->counts.flows;
-            batch->totals.packets += series->counts.packets;
-            batch->totals.bytes += series->counts.bytes;
         }
     }
     return batch;
@@ -88,7 +87,49 @@ ps_flush_batch_free(PsFlushBatch *batch)
     g_free(batch);
 }
 
-/* ---- writing one batch ---- */
+/* ---- writing one batch, a bounded number of series at a time ---- */
+
+static guint
+batch_series(const PsFlushBatch *batch)
+{
+    guint n = 0;
+
+    for (guint i = 0; i < batch->deltas->len; i++)
+        n += ((const PsBucketDelta *)g_ptr_array_index(batch->deltas, i))->series->len;
+    return n;
+}
+
+/* Transactions for n series: at least one (it also carries the data quality and the token). */
+static guint
+chunks_of(const PsFlush *flush, guint n)
+{
+    return MAX(1u, (n + flush->config.chunk_series - 1) / flush->config.chunk_series);
+}
+
+/* Which of a delta's series (the batch's from offset on, n of them) chunk holds: the batch's
+ * series are counted over its deltas in order. */
+static PsSeriesRange
+chunk_range(const PsFlush *flush, guint chunk, guint offset, guint n)
+{
+    guint from = chunk * flush->config.chunk_series, to = from + flush->config.chunk_series;
+    PsSeriesRange range = {CLAMP(from, offset, offset + n) - offset,
+                           CLAMP(to, offset, offset + n) - offset};
+
+    return range;
+}
+
+/* Waits after a piece of work Redis did (begun at began_us), unless flushes are waiting or
+ * the collector stops: then Redis's time is better spent catching up. */
+static void
+pace(PsFlush *flush, gint64 began_us)
+{
+    gint64 took_us = g_get_monotonic_time() - began_us;
+
+    if (flush->pending.length > 1 || g_async_queue_length(flush->queue) > 0 ||
+        g_atomic_int_get(&flush->stopping))
+        return;
+    g_usleep((gulong)MIN(took_us * PACE_FACTOR, PACE_MAX_US));
+}
 
 /* Reads a pipeline's replies; every command sent counts in the stats. */
 static gboolean
@@ -145,19 +186,27 @@ write_quality(PsRedisPipeline *pipeline, PsFlush *flush, const PsFlushBatch *bat
     }
 }
 
+/* Counter transaction chunk of a batch; the last one also carries the data quality. */
 static void
-write_counters(PsRedisPipeline *pipeline, PsFlush *flush, const PsFlushBatch *batch,
+write_counters(PsRedisPipeline *pipeline, PsFlush *flush, const PsFlushBatch *batch, guint chunk,
                const char *token, PsOnceExec *exec)
 {
+    guint offset = 0;
+
     ps_redis_pipeline_command(pipeline, "MULTI", NULL);
     for (guint i = 0; i < batch->deltas->len; i++) {
         const PsBucketDelta *delta = g_ptr_array_index(batch->deltas, i);
-        ps_bucket_write_counters(pipeline, flush->prefix, delta->step, delta->start, delta, FALSE,
-                                 flush->config.minute_ttl_s);
-        ps_bucket_write_sketches(pipeline, flush->prefix, flush->tmp_key, delta,
+        PsSeriesRange range = chunk_range(flush, chunk, offset, delta->series->len);
+        offset += delta->series->len;
+        if (range.first == range.last)
+            continue;
+        ps_bucket_write_counters(pipeline, flush->prefix, delta->step, delta->start, delta, range,
+                                 FALSE, flush->config.minute_ttl_s);
+        ps_bucket_write_sketches(pipeline, flush->prefix, flush->tmp_key, delta, range,
                                  flush->config.minute_ttl_s);
     }
-    write_quality(pipeline, flush, batch);
+    if (chunk + 1 == chunks_of(flush, batch_series(batch)))
+        write_quality(pipeline, flush, batch);
     ps_once_mark(pipeline, flush->collector_key, token);
     ps_once_exec(pipeline, exec);
 }
@@ -200,12 +249,14 @@ write_health(PsRedisPipeline *pipeline, PsFlush *flush, const PsFlushBatch *batc
 
 /* ---- transactions that apply once (once.h) ---- */
 
-/* A batch's transactions: unit 0 writes its counters, unit i + 1 closes delta i. */
+/* A batch's transactions: part 0 writes its counters, part i + 1 closes delta i, each in
+ * chunks. */
 static void
-unit_token(const PsFlush *flush, const PsFlushBatch *batch, guint unit, char token[TOKEN_LEN])
+unit_token(const PsFlush *flush, const PsFlushBatch *batch, guint part, guint chunk,
+           char token[TOKEN_LEN])
 {
-    g_snprintf(token, TOKEN_LEN, "%" G_GINT64_FORMAT ".%" G_GUINT64_FORMAT ".%u", flush->started_us,
-               batch->sequence, unit);
+    g_snprintf(token, TOKEN_LEN, "%" G_GINT64_FORMAT ".%" G_GUINT64_FORMAT ".%u.%u",
+               flush->started_us, batch->sequence, part, chunk);
 }
 
 /* Whether the batch's current transaction is to be sent: yes, unless its reply was lost and
@@ -315,17 +366,20 @@ write_top(PsRedisPipeline *pipeline, PsFlush *flush, const PsBucketDelta *delta,
     expire(pipeline, hour_key, flush->config.hour_ttl_s);
 }
 
-/* Reads PFCOUNT of every series of a closed bucket and writes it as <series>:nsrc/:ndst. */
+/* Reads PFCOUNT of the range's series of a closed bucket and writes it as
+ * <series>:nsrc/:ndst. */
 static gboolean
-write_distinct_counts(PsFlush *flush, guint step, gint64 start, GPtrArray *names, GError **error)
+write_distinct_range(PsFlush *flush, guint step, gint64 start, GPtrArray *names,
+                     PsSeriesRange range, GError **error)
 {
     PsRedisPipeline pipeline;
     Counts counts = {.counts = g_array_new(FALSE, FALSE, sizeof(guint64))};
     g_autofree gchar *bucket = ps_key_bucket(flush->prefix, step, start);
+    guint n = range.last - range.first;
     gboolean ok;
 
     ps_redis_pipeline_init(&pipeline, flush->redis);
-    for (guint i = 0; i < names->len; i++) {
+    for (guint i = range.first; i < range.last; i++) {
         for (guint kind = 0; kind < 2; kind++) {
             g_autofree gchar *key = ps_key_bucket_series(
                 flush->prefix, step, start, kind == 0 ? "src" : "dst", g_ptr_array_index(names, i));
@@ -334,14 +388,15 @@ write_distinct_counts(PsFlush *flush, guint step, gint64 start, GPtrArray *names
     }
     ok = finish(flush, &pipeline, collect_count, &counts, error);
     ps_redis_pipeline_clear(&pipeline);
-    for (guint i = 0; ok && i < names->len && counts.counts->len == names->len * 2; i++) {
+    for (guint j = 0; ok && j < n && counts.counts->len == n * 2; j++) {
+        guint i = range.first + j;
         g_autofree gchar *nsrc = ps_field(g_ptr_array_index(names, i), "nsrc");
         g_autofree gchar *ndst = ps_field(g_ptr_array_index(names, i), "ndst");
         char src_count[24], dst_count[24];
         g_snprintf(src_count, sizeof(src_count), "%" G_GUINT64_FORMAT,
-                   g_array_index(counts.counts, guint64, 2 * i));
+                   g_array_index(counts.counts, guint64, 2 * j));
         g_snprintf(dst_count, sizeof(dst_count), "%" G_GUINT64_FORMAT,
-                   g_array_index(counts.counts, guint64, 2 * i + 1));
+                   g_array_index(counts.counts, guint64, 2 * j + 1));
         ps_redis_pipeline_command(&pipeline, "HSET", bucket, nsrc, src_count, ndst, dst_count,
                                   NULL);
     }
@@ -350,6 +405,21 @@ write_distinct_counts(PsFlush *flush, guint step, gint64 start, GPtrArray *names
         ok = finish(flush, &pipeline, NULL, NULL, error);
     ps_redis_pipeline_clear(&pipeline);
     return ok;
+}
+
+/* The distinct counts of every series of a closed bucket, a chunk at a time (idempotent: a
+ * retry writes them again). */
+static gboolean
+write_distinct_counts(PsFlush *flush, guint step, gint64 start, GPtrArray *names, GError **error)
+{
+    for (guint chunk = 0; chunk * flush->config.chunk_series < names->len; chunk++) {
+        gint64 began_us = g_get_monotonic_time();
+        if (!write_distinct_range(flush, step, start, names,
+                                  chunk_range(flush, chunk, 0, names->len), error))
+            return FALSE;
+        pace(flush, began_us);
+    }
+    return TRUE;
 }
 
 /* Series names of an hour bucket, from its "<series>:flows" fields. */
@@ -376,14 +446,15 @@ hour_series(PsFlush *flush, gint64 hour)
  * listed: what is known is still written; the sources left out count neither as new now nor
  * as seen later (their flows are in "<series>:untracked"). */
 static void
-write_new_sources(PsRedisPipeline *pipeline, PsFlush *flush, const PsBucketDelta *delta)
+write_new_sources(PsRedisPipeline *pipeline, PsFlush *flush, const PsBucketDelta *delta,
+                  PsSeriesRange range)
 {
     PsNewSourcesConfig config = {flush->prefix, flush->config.new_sources_horizon_s,
                                  flush->config.new_sources_max};
 
     if (config.horizon_s == 0)
         return;
-    for (guint j = 0; j < delta->series->len; j++) {
+    for (guint j = range.first; j < range.last; j++) {
         const PsSeriesDelta *series = &g_array_index(delta->series, PsSeriesDelta, j);
         if (series->source_list != NULL)
             ps_new_sources_append(pipeline, &config, delta->step, delta->start, series->name,
@@ -391,12 +462,14 @@ write_new_sources(PsRedisPipeline *pipeline, PsFlush *flush, const PsBucketDelta
     }
 }
 
-/* The transaction that closes a bucket: top sources, new sources, hour roll-up, closed
- * marker. */
+/* A transaction closing a bucket, for the chunk's series: top sources, new sources, hour
+ * roll-up; the last chunk adds the closed marker, so readers see the bucket closed only once
+ * every chunk is in. */
 static gboolean
-write_close(PsFlush *flush, PsFlushBatch *batch, const PsBucketDelta *delta, const char *token,
-            GError **error)
+write_close(PsFlush *flush, PsFlushBatch *batch, const PsBucketDelta *delta, guint chunk,
+            const char *token, GError **error)
 {
+    PsSeriesRange range = chunk_range(flush, chunk, 0, delta->series->len);
     g_autofree gchar *closed = ps_key_closed(flush->prefix, delta->step);
     char start[24], oldest[24];
     PsRedisPipeline pipeline;
@@ -407,18 +480,20 @@ write_close(PsFlush *flush, PsFlushBatch *batch, const PsBucketDelta *delta, con
         return FALSE;
     if (!send)
         return TRUE;
-    /* one transaction: a retry after a failure half-way would add the top sources twice */
+    /* a transaction: a retry after a failure half-way would add the top sources twice */
     ps_redis_pipeline_init(&pipeline, flush->redis);
     ps_redis_pipeline_command(&pipeline, "MULTI", NULL);
-    for (guint j = 0; j < delta->series->len; j++)
+    for (guint j = range.first; j < range.last; j++)
         write_top(&pipeline, flush, delta, &g_array_index(delta->series, PsSeriesDelta, j));
-    write_new_sources(&pipeline, flush, delta);
-    ps_bucket_write_rollup(&pipeline, flush->prefix, delta, flush->config.hour_ttl_s);
-    g_snprintf(start, sizeof(start), "%" G_GINT64_FORMAT, delta->start);
-    g_snprintf(oldest, sizeof(oldest), "%" G_GINT64_FORMAT,
-               delta->start - (gint64)flush->config.minute_ttl_s);
-    ps_redis_pipeline_command(&pipeline, "ZADD", closed, start, start, NULL);
-    ps_redis_pipeline_command(&pipeline, "ZREMRANGEBYSCORE", closed, "-inf", oldest, NULL);
+    write_new_sources(&pipeline, flush, delta, range);
+    ps_bucket_write_rollup(&pipeline, flush->prefix, delta, range, flush->config.hour_ttl_s);
+    if (chunk + 1 == chunks_of(flush, delta->series->len)) {
+        g_snprintf(start, sizeof(start), "%" G_GINT64_FORMAT, delta->start);
+        g_snprintf(oldest, sizeof(oldest), "%" G_GINT64_FORMAT,
+                   delta->start - (gint64)flush->config.minute_ttl_s);
+        ps_redis_pipeline_command(&pipeline, "ZADD", closed, start, start, NULL);
+        ps_redis_pipeline_command(&pipeline, "ZREMRANGEBYSCORE", closed, "-inf", oldest, NULL);
+    }
     ps_once_mark(&pipeline, flush->collector_key, token);
     ps_once_exec(&pipeline, &exec);
     ok = finish_transaction(flush, batch, &pipeline, TRUE, &exec, error);
@@ -464,10 +539,14 @@ close_bucket(PsFlush *flush, PsFlushBatch *batch, guint index, GError **error)
         g_ptr_array_add(names, (gpointer)g_array_index(delta->series, PsSeriesDelta, j).name);
     if (!write_distinct_counts(flush, delta->step, delta->start, names, error))
         return FALSE;
-    unit_token(flush, batch, index + 1, token);
-    if (!batch->close_in && !write_close(flush, batch, delta, token, error))
-        return FALSE;
-    batch->close_in = TRUE;
+    while (batch->close_next < chunks_of(flush, delta->series->len)) {
+        gint64 began_us = g_get_monotonic_time();
+        unit_token(flush, batch, index + 1, batch->close_next, token);
+        if (!write_close(flush, batch, delta, batch->close_next, token, error))
+            return FALSE;
+        batch->close_next++;
+        pace(flush, began_us);
+    }
     if (delta->start + delta->step == hour + PS_BUCKET_HOUR && !close_hour(flush, hour, error))
         return FALSE;
     flush->stats.last_closed_bucket = MAX(flush->stats.last_closed_bucket, delta->start);
@@ -491,39 +570,55 @@ write_last_closed(PsFlush *flush, GError **error)
     return ok;
 }
 
+/* The batch's next counter transaction, with the health of exporters and collector on the
+ * first. */
 static gboolean
-write_batch(PsFlush *flush, PsFlushBatch *batch, GError **error)
+write_counter_chunk(PsFlush *flush, PsFlushBatch *batch, GError **error)
 {
     PsRedisPipeline pipeline;
     PsOnceExec exec = {.exec_index = G_MAXUINT};
     char token[TOKEN_LEN];
-    gboolean ok = TRUE, send;
+    gboolean ok, send;
 
-    if (batch->stage == 0) {
-        unit_token(flush, batch, 0, token);
-        if (!needs_sending(flush, batch, token, &send, error))
-            return FALSE;
-        ps_redis_pipeline_init(&pipeline, flush->redis);
-        if (send)
-            write_counters(&pipeline, flush, batch, token, &exec);
+    unit_token(flush, batch, 0, batch->counters_next, token);
+    if (!needs_sending(flush, batch, token, &send, error))
+        return FALSE;
+    ps_redis_pipeline_init(&pipeline, flush->redis);
+    if (send)
+        write_counters(&pipeline, flush, batch, batch->counters_next, token, &exec);
+    if (batch->counters_next == 0)
         write_health(&pipeline, flush, batch);
-        ok = finish_transaction(flush, batch, &pipeline, send, &exec, error);
-        if (ok && pipeline.reply_errors > 0) {
-            flush->stats.reply_errors += pipeline.reply_errors;
-            g_warning("Redis refused %u commands of a flush: %s", pipeline.reply_errors,
-                      pipeline.first_error);
-        }
-        ps_redis_pipeline_clear(&pipeline);
-        if (ok)
-            batch->stage = 1; /* the transaction is in: never apply it twice */
+    ok = finish_transaction(flush, batch, &pipeline, send, &exec, error);
+    if (ok && pipeline.reply_errors > 0) {
+        flush->stats.reply_errors += pipeline.reply_errors;
+        g_warning("Redis refused %u commands of a flush: %s", pipeline.reply_errors,
+                  pipeline.first_error);
     }
-    for (guint i = batch->closed_next; ok && batch->stage == 1 && i < batch->deltas->len; i++) {
+    ps_redis_pipeline_clear(&pipeline);
+    return ok;
+}
+
+static gboolean
+write_batch(PsFlush *flush, PsFlushBatch *batch, GError **error)
+{
+    guint counter_chunks = chunks_of(flush, batch_series(batch));
+    gboolean ok = TRUE;
+
+    while (ok && batch->counters_next < counter_chunks) {
+        gint64 began_us = g_get_monotonic_time();
+        ok = write_counter_chunk(flush, batch, error);
+        if (ok) {
+            batch->counters_next++; /* the transaction is in: never apply it twice */
+            pace(flush, began_us);
+        }
+    }
+    for (guint i = batch->closed_next; ok && i < batch->deltas->len; i++) {
         const PsBucketDelta *delta = g_ptr_array_index(batch->deltas, i);
         if (delta->closing)
             ok = close_bucket(flush, batch, i, error);
         if (ok) {
             batch->closed_next = i + 1;
-            batch->close_in = FALSE;
+            batch->close_next = 0;
         }
     }
     if (ok && batch->closed_next > 0)
@@ -533,19 +628,41 @@ write_batch(PsFlush *flush, PsFlushBatch *batch, GError **error)
 
 /* ---- the thread ---- */
 
+/* What a batch would lose if dropped now: the port totals (not per direction) of the series
+ * whose counter transactions are not in Redis yet. */
+static PsCounts
+unwritten_totals(const PsFlush *flush, const PsFlushBatch *batch)
+{
+    guint written = batch->counters_next * flush->config.chunk_series, index = 0;
+    PsCounts lost = {0};
+
+    for (guint i = 0; i < batch->deltas->len; i++) {
+        const PsBucketDelta *delta = g_ptr_array_index(batch->deltas, i);
+        for (guint j = 0; j < delta->series->len; j++, index++) {
+            const PsSeriesDelta *series = &g_array_index(delta->series, PsSeriesDelta, j);
+            if (index < written || strchr(series->name, '@') != NULL)
+                continue; /* in Redis, or a direction series repeating its port's total */
+            lost.flows += series->counts.flows;
+            lost.packets += series->counts.packets;
+            lost.bytes += series->counts.bytes;
+        }
+    }
+    return lost;
+}
+
 static void
 drop_oldest(PsFlush *flush, const char *why)
 {
     PsFlushBatch *batch = g_queue_pop_head(&flush->pending);
-    gboolean written = batch->stage > 0; /* counters are in Redis: only the closing is lost */
+    PsCounts lost = unwritten_totals(flush, batch);
+    /* every counter transaction is in Redis: only the closing is lost */
+    gboolean written = batch->counters_next >= chunks_of(flush, batch_series(batch));
 
     g_mutex_lock(&flush->lock);
     flush->stats.dropped_batches++;
-    if (!written) {
-        flush->stats.dropped.flows += batch->totals.flows;
-        flush->stats.dropped.packets += batch->totals.packets;
-        flush->stats.dropped.bytes += batch->totals.bytes;
-    }
+    flush->stats.dropped.flows += lost.flows;
+    flush->stats.dropped.packets += lost.packets;
+    flush->stats.dropped.bytes += lost.bytes;
     flush->stats.pending_bytes -= batch->bytes;
     flush->stats.pending_batches--;
     g_mutex_unlock(&flush->lock);
@@ -556,8 +673,7 @@ drop_oldest(PsFlush *flush, const char *why)
     else
         g_warning("dropped %" G_GUINT64_FORMAT " flows (%" G_GUINT64_FORMAT
                   " packets, %" G_GUINT64_FORMAT " bytes) aggregated at %" G_GINT64_FORMAT ": %s%s",
-                  batch->totals.flows, batch->totals.packets, batch->totals.bytes,
-                  batch->created_ms / 1000, why,
+                  lost.flows, lost.packets, lost.bytes, batch->created_ms / 1000, why,
                   batch->reply_lost ? " (sent once, reply lost: Redis may have them)" : "");
     ps_flush_batch_free(batch);
 }
@@ -688,6 +804,8 @@ ps_flush_new(const PsFlushConfig *config)
     PsFlush *flush = g_new0(PsFlush, 1);
 
     flush->config = *config;
+    if (flush->config.chunk_series == 0)
+        flush->config.chunk_series = PS_FLUSH_CHUNK_SERIES;
     flush->prefix = g_strdup(config->prefix);
     flush->collector_id = g_strdup(config->collector_id);
     flush->tmp_key = g_strdup_printf("%stmp:%s", config->prefix, config->collector_id);

@@ -1,8 +1,9 @@
 /* Aggregated deltas -> Redis, on a thread of its own so the receive path never waits for it.
  *
  * The receive thread pushes a batch every flush interval (ps_flush_push never blocks). This
- * thread writes each batch as one pipelined MULTI/EXEC transaction (so a failure leaves
- * nothing half-applied; once.h makes a retry after a lost reply apply it once), then, for
+ * thread writes each batch as pipelined MULTI/EXEC transactions of a bounded number of series,
+ * paced (so a failure leaves no transaction half-applied; once.h makes a retry after a lost
+ * reply apply each once), then, for
  * buckets that closed, reads the final distinct counts (PFCOUNT) and writes them as plain
  * fields with the top sources, the sources new to watched series and the closed marker.
  * While Redis is down or slow, batches wait in memory up to max_pending_bytes and are retried
@@ -32,7 +33,6 @@ typedef struct {
     GArray *exporters; /* PsExporterHealth */
     gint64 created_ms;
     gsize bytes;     /* memory estimate, against the bound */
-    PsCounts totals; /* of the port totals (not per direction): what a drop loses */
     /* data quality during this flush interval, counted into the bucket of quality_bucket:
      * export packets lost on the way, data sets without template, malformed packets */
     gint64 quality_bucket;
@@ -40,9 +40,9 @@ typedef struct {
     guint64 quality_lost;
     guint64 quality_unknown;
     guint64 quality_errors;
-    guint stage;         /* 0: counters to write; 1: written, closing buckets */
+    guint counters_next; /* counter transactions before this one are applied */
     guint closed_next;   /* deltas before this index are closed (a retry skips them) */
-    gboolean close_in;   /* the transaction closing delta closed_next is applied */
+    guint close_next;    /* transactions closing delta closed_next before this one are applied */
     gboolean reply_lost; /* the current transaction was sent and its reply lost (once.h) */
     guint64 sequence;    /* numbers the batch's transactions for once.h */
 } PsFlushBatch;
@@ -61,7 +61,15 @@ typedef struct {
      * horizon in seconds (0: none) and the seen set cap */
     guint new_sources_horizon_s;
     guint new_sources_max;
+    guint chunk_series; /* series per transaction (0: PS_FLUSH_CHUNK_SERIES) */
 } PsFlushConfig;
+
+/* Redis serves no other client while it runs a transaction, and a flush at 10,000 ports is
+ * a few hundred milliseconds of its CPU (seconds when buckets close): so a batch goes as
+ * transactions of this many series, and after each one the flush waits a few times as long
+ * as it took, so that readers (the alerter, the CLI, other collectors) and whatever shares
+ * Redis's CPU are never held up long. */
+#define PS_FLUSH_CHUNK_SERIES 250
 
 typedef struct {
     guint64 batches_written;

@@ -455,6 +455,7 @@ make_store(Collector *collector, GError **error)
     flush.max_pending_bytes = (gsize)settings->max_pending;
     flush.new_sources_horizon_s = ps_settings_new_sources_horizon(settings);
     flush.new_sources_max = (guint)settings->new_sources_max;
+    flush.chunk_series = (guint)settings->redis_chunk;
     flush.timeout_ms = 5000;
     flush.backoff_max_ms = 30000;
     store = ps_store_new(&aggregate, &flush, collector->parts.dispatch);

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "bucket.h"
+#include "flush.h"
 #include "logging.h"
 #include "metrics.h"
 #include "portproto.h"
@@ -147,6 +148,10 @@ static const PsConffileKey collector_keys[] = {
      NULL, "BYTES",
      "Bytes of flushes held while Redis is down; beyond, the oldest is dropped and counted", NULL,
      NULL},
+    {"redis_chunk", PS_CONFFILE_INT, C(redis_chunk), G_STRINGIFY(PS_FLUSH_CHUNK_SERIES), 1,
+     10000000, 0, NULL, "N",
+     "Ports per Redis transaction: a flush goes as several, paced, so Redis is never held long",
+     NULL, NULL},
     {"clock_tolerance", PS_CONFFILE_INT, C(clock_tolerance), "300", 1, 86400, 0, NULL, "S",
      "Seconds an exporter's clock may be off before arrival time is used", NULL, NULL},
     {"minute_ttl_days", PS_CONFFILE_INT, C(minute_ttl_days), G_STRINGIFY(PS_BUCKET_MINUTE_TTL_DAYS),

@@ -35,6 +35,7 @@ typedef struct {
     gchar *new_sources_horizon; /* a duration as typed ("1d"): ps_settings_new_sources_horizon */
     gint64 new_sources_max;
     gint64 max_pending;
+    gint64 redis_chunk;
     gint64 clock_tolerance;
     gint64 minute_ttl_days;
     gint64 hour_ttl_days;

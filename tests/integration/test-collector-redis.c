@@ -181,10 +181,14 @@ send_for(Stream *stream, guint ms)
 
 /* Sums tcp/445 over every minute (or hour) bucket hash. */
 static Totals
-redis_totals(PsTestRedis *redis, guint step)
+series_totals(PsTestRedis *redis, guint step, const char *series)
 {
     g_autoptr(redisContext) context = ps_test_redis_connect(redis);
     g_autofree gchar *pattern = g_strdup_printf("ps:b:%u:*", step);
+    g_autofree gchar *flows = g_strdup_printf("%s:flows", series);
+    g_autofree gchar *pkts = g_strdup_printf("%s:pkts", series);
+    g_autofree gchar *bytes = g_strdup_printf("%s:bytes", series);
+    g_autofree gchar *syn = g_strdup_printf("%s:syn", series);
     g_autoptr(GPtrArray) keys = NULL;
     Totals totals = {0};
 
@@ -194,12 +198,18 @@ redis_totals(PsTestRedis *redis, guint step)
         const char *key = g_ptr_array_index(keys, i);
         if (strchr(key + strlen(pattern) - 1, ':') != NULL)
             continue; /* a sketch or a top set */
-        totals.flows += ps_test_redis_hget_int(context, key, "tcp/445:flows");
-        totals.packets += ps_test_redis_hget_int(context, key, "tcp/445:pkts");
-        totals.bytes += ps_test_redis_hget_int(context, key, "tcp/445:bytes");
-        totals.syn += ps_test_redis_hget_int(context, key, "tcp/445:syn");
+        totals.flows += ps_test_redis_hget_int(context, key, flows);
+        totals.packets += ps_test_redis_hget_int(context, key, pkts);
+        totals.bytes += ps_test_redis_hget_int(context, key, bytes);
+        totals.syn += ps_test_redis_hget_int(context, key, syn);
     }
     return totals;
+}
+
+static Totals
+redis_totals(PsTestRedis *redis, guint step)
+{
+    return series_totals(redis, step, "tcp/445");
 }
 
 /* Every minute bucket with data is closed: in ps:closed:60, with distinct counts equal to its
@@ -536,13 +546,31 @@ assert_all_written(Stream *stream)
     g_assert_cmpuint(assert_buckets_closed(stream->redis), >, 0);
 }
 
-/* The flush's counters transaction (its EXEC) reaches Redis, its replies do not. */
+/* Chunked: one series per transaction, and with the destination in a home network two series
+ * (tcp/445 and tcp/445@in), so that a flush and a closing are two transactions each. */
+static const char *const chunked[] = {"--redis-chunk", "1", "--home-network", "10.0.0.0/8", NULL};
+
+/* With chunked, the inbound series holds what the port does. */
 static void
-test_counters_reply_lost(void)
+assert_direction_written(Stream *stream, const char *const *extra)
+{
+    Totals minutes, hours;
+
+    if (extra != chunked)
+        return;
+    minutes = series_totals(stream->redis, 60, "tcp/445@in");
+    hours = series_totals(stream->redis, 3600, "tcp/445@in");
+    assert_totals_equal(&stream->sent, &minutes);
+    assert_totals_equal(&stream->sent, &hours);
+}
+
+/* A flush's counters transaction (its EXEC) reaches Redis, its replies do not. */
+static void
+run_counters_reply_lost(const char *const *extra)
 {
     Stream stream;
 
-    if (!stream_start_via(&stream, NULL, TRUE)) {
+    if (!stream_start_via(&stream, extra, TRUE)) {
         stream_clear(&stream);
         return;
     }
@@ -556,18 +584,31 @@ test_counters_reply_lost(void)
     stream_stop(&stream);
     ps_test_child_log_stderr(stream.collector, "collector");
     assert_all_written(&stream);
+    assert_direction_written(&stream, extra);
     g_assert_cmpuint(ps_test_lines_count(stream.collector->err, APPLIED_ONCE), ==, 1);
     stream_clear(&stream);
 }
 
-/* At exit, the transaction closing a minute bucket (top sources, hour roll-up, closed marker)
- * reaches Redis, its replies do not. */
 static void
-test_close_reply_lost(void)
+test_counters_reply_lost(void)
+{
+    run_counters_reply_lost(NULL);
+}
+
+static void
+test_counters_reply_lost_chunked(void)
+{
+    run_counters_reply_lost(chunked);
+}
+
+/* At exit, the (last) transaction closing a minute bucket (top sources, hour roll-up, closed
+ * marker) reaches Redis, its replies do not. */
+static void
+run_close_reply_lost(const char *const *extra)
 {
     Stream stream;
 
-    if (!stream_start_via(&stream, NULL, TRUE)) {
+    if (!stream_start_via(&stream, extra, TRUE)) {
         stream_clear(&stream);
         return;
     }
@@ -577,8 +618,21 @@ test_close_reply_lost(void)
     ps_test_child_log_stderr(stream.collector, "collector");
     g_assert_cmpuint(ps_test_proxy_failed(stream.proxy), ==, 1);
     assert_all_written(&stream);
+    assert_direction_written(&stream, extra);
     g_assert_cmpuint(ps_test_lines_count(stream.collector->err, APPLIED_ONCE), ==, 1);
     stream_clear(&stream);
+}
+
+static void
+test_close_reply_lost(void)
+{
+    run_close_reply_lost(NULL);
+}
+
+static void
+test_close_reply_lost_chunked(void)
+{
+    run_close_reply_lost(chunked);
 }
 
 int
@@ -590,6 +644,9 @@ main(int argc, char **argv)
     g_test_add_func("/collector-redis/max-pending-drops", test_memory_bound);
     g_test_add_func("/collector-redis/counters-reply-lost", test_counters_reply_lost);
     g_test_add_func("/collector-redis/close-reply-lost", test_close_reply_lost);
+    g_test_add_func("/collector-redis/counters-reply-lost-chunked",
+                    test_counters_reply_lost_chunked);
+    g_test_add_func("/collector-redis/close-reply-lost-chunked", test_close_reply_lost_chunked);
     g_test_add_func("/collector-redis/sigterm-mid-bucket", test_sigterm_mid_bucket);
     return g_test_run();
 }
