@@ -31,6 +31,7 @@ struct PsFlush {
     GAsyncQueue *queue;
     GThread *thread;
     gboolean stopping;
+    gint draining; /* someone waits for every batch to be written: no pacing */
     GMutex lock; /* guards stats and the pending count seen by drain */
     GCond drained;
     PsFlushStats stats;
@@ -126,7 +127,7 @@ pace(PsFlush *flush, gint64 began_us)
     gint64 took_us = g_get_monotonic_time() - began_us;
 
     if (flush->pending.length > 1 || g_async_queue_length(flush->queue) > 0 ||
-        g_atomic_int_get(&flush->stopping))
+        g_atomic_int_get(&flush->stopping) || g_atomic_int_get(&flush->draining))
         return;
     g_usleep((gulong)MIN(took_us * PACE_FACTOR, PACE_MAX_US));
 }
@@ -844,12 +845,14 @@ ps_flush_drain(PsFlush *flush, guint timeout_ms)
     gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
     gboolean empty;
 
+    g_atomic_int_inc(&flush->draining);
     g_mutex_lock(&flush->lock);
     while (flush->stats.pending_batches > 0 &&
            g_cond_wait_until(&flush->drained, &flush->lock, deadline))
         ;
     empty = flush->stats.pending_batches == 0;
     g_mutex_unlock(&flush->lock);
+    g_atomic_int_dec_and_test(&flush->draining);
     return empty;
 }
 
