@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include "aggregate.h"
+#include "table_memory.h"
 
 #define START  1699999980LL          /* a minute bucket: a multiple of 60 */
 #define NOW_MS ((START + 30) * 1000) /* 30 s into it */
@@ -437,6 +438,28 @@ test_source_lists(void)
     g_assert_null(series->source_list);
 }
 
+/* The pair table's memory: zeroed and writable at every size, below a huge page (malloc) and
+ * above (mapped on a 2 MiB boundary, a size that is not a multiple of it). */
+static void
+test_table_memory(void)
+{
+    const gsize sizes[] = {64, 4096 * 16, ((gsize)2 << 20) + 4096 * 16, (gsize)16 << 20};
+
+    for (guint i = 0; i < G_N_ELEMENTS(sizes); i++) {
+        guint8 *table = ps_table_alloc0(sizes[i]);
+        for (gsize at = 0; at < sizes[i]; at += 4096) {
+            g_assert_cmpuint(table[at], ==, 0);
+            table[at] = 1;
+        }
+        g_assert_cmpuint(table[sizes[i] - 1], ==, 0);
+        table[sizes[i] - 1] = 1;
+        if (sizes[i] >= ((gsize)2 << 20))
+            g_assert_cmpuint((guintptr)table % ((gsize)2 << 20), ==, 0);
+        ps_table_free(table, sizes[i]);
+    }
+    ps_table_free(NULL, (gsize)16 << 20);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -455,5 +478,6 @@ main(int argc, char **argv)
     g_test_add_func("/aggregate/top-sources", test_top_without_cap);
     g_test_add_func("/aggregate/cap-with-waiting-flows", test_cap_with_waiting_flows);
     g_test_add_func("/aggregate/source-lists", test_source_lists);
+    g_test_add_func("/aggregate/table-memory", test_table_memory);
     return g_test_run();
 }

@@ -13,6 +13,8 @@
 #define RUN_START_MS    1767225600000LL /* 2026-01-01 00:00 UTC: the same buckets every run */
 #define RUN_FLUSH_MS    5000            /* the collector's default flush interval */
 #define RUN_TEMPLATE_MS 1000            /* ps-blast's default template interval */
+#define STRETCH_PACKETS 4096            /* the collector's receive batches, about */
+#define STEADY_MS       150000 /* the first bucket closed (60 s + 90 s grace): tables sized */
 
 typedef struct {
     PsAggregate *aggregate; /* NULL: decode only */
@@ -23,12 +25,24 @@ typedef struct {
     guint64 records;
     GChecksum *digest; /* NULL: deltas are only freed */
     gdouble take_max_s; /* the longest ps_aggregate_take(): the receive thread's pause */
+    /* The slowest STRETCH_PACKETS datagrams decoded and counted once the first bucket has
+     * closed (takes, rankings and digests left out: the collector does those elsewhere or
+     * between), and when it began: what the socket buffer has to hold while the receive
+     * thread is busy. */
+    guint stretch_packets;
+    gdouble stretch_began_s;
+    gdouble stretch_left_out_s;
+    gdouble stretch_max_s;
+    gint64 stretch_max_at_ms;
+    gint64 stretch_at_ms;
 } Run;
 
 typedef struct {
     guint64 records;
     gdouble cpu_seconds;
     gdouble take_max_s;
+    gdouble stretch_max_s;
+    gint64 stretch_max_at_ms; /* into its minute */
     gchar *digest;
 } Pass;
 
@@ -110,7 +124,7 @@ take(Run *run, gboolean close_all)
 {
     g_autoptr(GPtrArray) deltas = NULL;
 
-    gdouble began;
+    gdouble began, entered = ps_bench_cpu_seconds();
 
     add_pending(run);
     began = ps_bench_cpu_seconds();
@@ -121,6 +135,29 @@ take(Run *run, gboolean close_all)
         ps_bucket_delta_rank_top(g_ptr_array_index(deltas, i));
     if (run->digest != NULL)
         digest_deltas(run->digest, deltas);
+    g_clear_pointer(&deltas, g_ptr_array_unref); /* the flush thread's, in the collector */
+    run->stretch_left_out_s += ps_bench_cpu_seconds() - entered;
+}
+
+/* Called after every datagram: closes a stretch of STRETCH_PACKETS. */
+static void
+time_stretch(Run *run)
+{
+    gdouble now_s, took_s;
+
+    if (run->stretch_packets++ > 0 && run->stretch_packets < STRETCH_PACKETS)
+        return;
+    now_s = ps_bench_cpu_seconds();
+    took_s = now_s - run->stretch_began_s - run->stretch_left_out_s;
+    if (run->stretch_packets > 1 && took_s > run->stretch_max_s &&
+        run->stretch_at_ms - RUN_START_MS >= STEADY_MS) {
+        run->stretch_max_s = took_s;
+        run->stretch_max_at_ms = run->stretch_at_ms;
+    }
+    run->stretch_packets = 1;
+    run->stretch_began_s = now_s;
+    run->stretch_left_out_s = 0;
+    run->stretch_at_ms = run->now_ms;
 }
 
 static void
@@ -152,6 +189,7 @@ feed_all(Run *run, PsDispatch *dispatch, PsPacketPool *pool, const PsAggregateRu
             last_take = run->now_ms;
         }
         feed(run, dispatch, pool, &pool->packets[next], &exporter);
+        time_stretch(run);
         sent += pool->packets[next].records;
         next = next + 1 == pool->config.packets ? 0 : next + 1;
     }
@@ -195,6 +233,8 @@ run_pass(const PsAggregateRunOptions *options, gboolean aggregate, Pass *pass, G
     pass->cpu_seconds = ps_bench_cpu_seconds() - start;
     pass->records = run.records;
     pass->take_max_s = run.take_max_s;
+    pass->stretch_max_s = run.stretch_max_s;
+    pass->stretch_max_at_ms = (run.stretch_max_at_ms - RUN_START_MS) % 60000;
     if (run.digest != NULL) {
         const PsAggregateStats *stats = ps_aggregate_stats(aggregator);
         g_checksum_update(run.digest, (const guint8 *)stats, sizeof(*stats));
@@ -218,15 +258,18 @@ ps_aggregate_run(const PsAggregateRunOptions *options, gboolean json, GError **e
         printf("{\"version\":\"%s\",\"records\":%" G_GUINT64_FORMAT
                ",\"decode_ns_per_record\":%.1f,\"aggregate_ns_per_record\":%.1f"
                ",\"with_aggregation_ns_per_record\":%.1f,\"keep\":%.3f,\"take_max_ms\":%.1f"
-               ",\"digest\":\"%s\"}\n",
+               ",\"slowest_%u_packets_ms\":%.1f,\"slowest_at_s\":%.1f,\"digest\":\"%s\"}\n",
                ps_packet_pool_version_name(options->version), full.records, decode_ns,
                full_ns - decode_ns, full_ns, decode_ns / full_ns, full.take_max_s * 1000,
+               STRETCH_PACKETS, full.stretch_max_s * 1000, full.stretch_max_at_ms / 1000.0,
                full.digest != NULL ? full.digest : "");
     else
         printf("%-6s records %" G_GUINT64_FORMAT ": decode %.1f ns, decode+aggregate %.1f ns, "
-               "aggregate %.1f ns per record, keep %.0f%%, longest take %.1f ms%s%s\n",
+               "aggregate %.1f ns per record, keep %.0f%%, longest take %.1f ms, slowest %u "
+               "packets %.1f ms (%.1f s into a minute)%s%s\n",
                ps_packet_pool_version_name(options->version), full.records, decode_ns, full_ns,
                full_ns - decode_ns, 100 * decode_ns / full_ns, full.take_max_s * 1000,
+               STRETCH_PACKETS, full.stretch_max_s * 1000, full.stretch_max_at_ms / 1000.0,
                full.digest != NULL ? ", digest " : "", full.digest != NULL ? full.digest : "");
     g_free(full.digest);
     return TRUE;
