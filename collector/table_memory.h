@@ -3,9 +3,9 @@
  *
  * Why: a new bucket's table is fresh memory, and with 4 KiB pages its first flows fault in
  * 4,096 pages, each twice (a lookup reads the slot first, mapping the zero page; the insert
- * then copies it, with a TLB flush) at ~10-25 us a fault on the VMs measured: the receive
- * thread stood still for 100-130 ms at the start of every bucket, several times what the
- * socket buffer holds at a few million records a second (tests/bench/README.md, session 13).
+ * then copies it, with a TLB flush): 4,096 datagrams took 31-41 ms instead of ~12 at the start
+ * of every bucket, and 100-130 ms whenever a table doubled, more than the socket buffer holds
+ * at a few million records a second (tests/bench/README.md, session 13).
  * In huge pages the same table is 8 faults. Where transparent huge pages are off, this is
  * plain zeroed memory. */
 #pragma once
