@@ -17,7 +17,6 @@
 #define PAIRS_MIN 4096
 #define GOLDEN32  0x9e3779b1u
 #define SERIES_MIN 256
-#define SERIES_AT(bucket, i) ((bucket)->series[(i)])
 
 /* What every flow touches comes first (key to the counters' syn field: 64 bytes), and a
  * series starts a cache line (the table is 64-byte aligned, the struct a multiple of 64), so a
@@ -59,7 +58,7 @@ typedef struct {
 
 typedef struct {
     gint64 start;
-    Series *series; /* 64-byte aligned (series_grow) */
+    Series *series; /* 64-byte aligned (grow_series) */
     guint n_series;
     guint series_capacity;
     Slot *index;    /* open addressing */
@@ -225,7 +224,7 @@ static void
 bucket_free(Bucket *bucket)
 {
     for (guint i = 0; i < bucket->n_series; i++)
-        series_clear(&SERIES_AT(bucket, i));
+        series_clear(&bucket->series[i]);
     g_aligned_free(bucket->series);
     g_free(bucket->index);
     free_pairs(bucket->pairs, bucket->pairs_mask);
@@ -336,7 +335,7 @@ grow_index(Bucket *bucket)
     bucket->index = g_new0(Slot, capacity);
     bucket->index_mask = capacity - 1;
     for (guint i = 0; i < bucket->n_series; i++) {
-        guint32 key = SERIES_AT(bucket, i).key;
+        guint32 key = bucket->series[i].key;
         guint slot = key_slot(key, bucket->index_mask);
         while (bucket->index[slot].position != 0)
             slot = (slot + 1) & bucket->index_mask;
@@ -502,7 +501,7 @@ static void
 add_to_series(PsAggregate *aggregate, Bucket *bucket, guint index, guint32 key, const PsFlow *flow,
               guint64 src_hash, guint64 dst_hash)
 {
-    Series *series = &SERIES_AT(bucket, index);
+    Series *series = &bucket->series[index];
     guint64 sampling = flow->sampling > 0 ? flow->sampling : 1;
     PairResult source;
 
@@ -595,14 +594,14 @@ ps_aggregate_add_batch(PsAggregate *aggregate, const PsFlow *flows, guint n, gin
         if (p->bucket == NULL)
             continue;
         p->index = find_series(aggregate, p->bucket, p->key);
-        __builtin_prefetch(&SERIES_AT(p->bucket, p->index));
+        __builtin_prefetch(&p->bucket->series[p->index]);
     }
     for (guint i = 0; i < n; i++) {
         const Prepared *p = &prepared[i];
         const Series *series;
         if (p->bucket == NULL)
             continue;
-        series = &SERIES_AT(p->bucket, p->index);
+        series = &p->bucket->series[p->index];
         /* not the sources' sketch: only a pair new to the bucket updates it, and in steady
          * traffic almost every pair has been seen, so that prefetch would be wasted */
         ps_hll_prefetch(&series->destinations, p->dst_hash);
@@ -821,7 +820,7 @@ take_bucket(const PsAggregate *aggregate, Bucket *bucket, gboolean closing)
     delta->closing = closing;
     delta->series = g_array_new(FALSE, TRUE, sizeof(PsSeriesDelta));
     for (guint i = 0; i < bucket->n_series; i++) {
-        Series *series = &SERIES_AT(bucket, i);
+        Series *series = &bucket->series[i];
         PsSeriesDelta out = {0};
 
         if (!series->dirty && !closing)

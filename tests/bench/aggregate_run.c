@@ -41,7 +41,7 @@ typedef struct {
     guint64 records;
     gdouble cpu_seconds;
     gdouble take_max_s;
-    gdouble stretch_max_s;
+    gdouble stretch_max_s;    /* 0: the run ended before the first bucket closed */
     gint64 stretch_max_at_ms; /* into its minute */
     gchar *digest;
 } Pass;
@@ -244,21 +244,34 @@ run_pass(const PsAggregateRunOptions *options, gboolean aggregate, Pass *pass, G
     return TRUE;
 }
 
+/* The slowest stretch, as text: "12.3 ms (1.1 s into a minute)", or why there is none. */
+static gchar *
+describe_stretch(const Pass *pass)
+{
+    if (pass->stretch_max_s == 0)
+        return g_strdup_printf("not measured (needs --sim-seconds over %d)", STEADY_MS / 1000);
+    return g_strdup_printf("%.1f ms (%.1f s into a minute)", pass->stretch_max_s * 1000,
+                           pass->stretch_max_at_ms / 1000.0);
+}
+
 gboolean
 ps_aggregate_run(const PsAggregateRunOptions *options, gboolean json, GError **error)
 {
     Pass decode = {0}, full = {0};
     gdouble decode_ns, full_ns;
+    g_autofree gchar *stretch = NULL;
 
     if (!run_pass(options, FALSE, &decode, error) || !run_pass(options, TRUE, &full, error))
         return FALSE;
     decode_ns = decode.cpu_seconds * 1e9 / MAX(decode.records, 1);
     full_ns = full.cpu_seconds * 1e9 / MAX(full.records, 1);
+    stretch = describe_stretch(&full);
     if (json)
         printf("{\"version\":\"%s\",\"records\":%" G_GUINT64_FORMAT
                ",\"decode_ns_per_record\":%.1f,\"aggregate_ns_per_record\":%.1f"
                ",\"with_aggregation_ns_per_record\":%.1f,\"keep\":%.3f,\"take_max_ms\":%.1f"
                ",\"slowest_%u_packets_ms\":%.1f,\"slowest_at_s\":%.1f,\"digest\":\"%s\"}\n",
+               /* 0 and 0 when not measured (see describe_stretch) */
                ps_packet_pool_version_name(options->version), full.records, decode_ns,
                full_ns - decode_ns, full_ns, decode_ns / full_ns, full.take_max_s * 1000,
                STRETCH_PACKETS, full.stretch_max_s * 1000, full.stretch_max_at_ms / 1000.0,
@@ -266,10 +279,10 @@ ps_aggregate_run(const PsAggregateRunOptions *options, gboolean json, GError **e
     else
         printf("%-6s records %" G_GUINT64_FORMAT ": decode %.1f ns, decode+aggregate %.1f ns, "
                "aggregate %.1f ns per record, keep %.0f%%, longest take %.1f ms, slowest %u "
-               "packets %.1f ms (%.1f s into a minute)%s%s\n",
+               "packets %s%s%s\n",
                ps_packet_pool_version_name(options->version), full.records, decode_ns, full_ns,
                full_ns - decode_ns, 100 * decode_ns / full_ns, full.take_max_s * 1000,
-               STRETCH_PACKETS, full.stretch_max_s * 1000, full.stretch_max_at_ms / 1000.0,
+               STRETCH_PACKETS, stretch,
                full.digest != NULL ? ", digest " : "", full.digest != NULL ? full.digest : "");
     g_free(full.digest);
     return TRUE;
