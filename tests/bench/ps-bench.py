@@ -699,6 +699,43 @@ def report_comparison(args, results, lines):
     lines.append("")
 
 
+def loss_free_step(search):
+    """The step of the rate search that set the loss-free rate, or None."""
+    passed = [s for s in search["steps"] if s["ok"] and s["target_rate"] == search["loss_free_rate"]]
+    return passed[-1] if passed else None
+
+
+def report_loss_free_cost(args, results, lines):
+    """CPU per record at each collector's loss-free rate: tells whether the full blast's
+    overload changes the comparison (it would if a collector got dearer per record under it).
+    redis-server's CPU (on the sender's CPU, counted from the collector's start, warm-up
+    included) is shown apart: the comparison above counts the collector only."""
+    rows = []
+    for version in args.versions:
+        cost = {}
+        for name in args.collectors:
+            result = results.get((name, version))
+            step = loss_free_step(result["search"]) if result and result.get("search") else None
+            if step is None:
+                continue
+            per_million = cost[name] = 1e6 / per_cpu_second(step)
+            redis = step.get("redis")
+            with_redis = (f"{per_million + redis['redis_cpu_seconds'] / max(step['received'], 1) * 1e6:.3f}"
+                          if redis else "-")
+            rows.append(f"{version:6} {name:10} {fmt_rate(step['target_rate']):>8} "
+                        f"{per_million:10.3f} {with_redis:>13}")
+        if "ps+redis" in cost and "nfcapd" in cost:
+            rows.append(f"{version:6} {'ratio+agg':10} {'':>8} {cost['nfcapd'] / cost['ps+redis']:9.2f}x"
+                        f"   (nfcapd / ps+redis, collector CPU)")
+    if not rows:
+        return
+    lines.append("CPU per record at the loss-free rate (the step that set it; collector CPU as above, "
+                 "and with redis-server's added):")
+    lines.append(f"{'format':6} {'collector':10} {'rate':>8} {'cpu_s/Mrec':>10} {'+redis-server':>13}")
+    lines.extend(rows)
+    lines.append("")
+
+
 def bucket_summary(buckets):
     """'series/ports/sources' of the fullest minute bucket."""
     if not buckets:
@@ -792,6 +829,7 @@ def report_soak(args, soaks, lines):
 def report(args, header, results, soaks):
     lines = header + [""]
     report_comparison(args, results, lines)
+    report_loss_free_cost(args, results, lines)
     report_end_to_end(args, results, lines)
     report_soak(args, soaks, lines)
     steps = [s for r in results.values()
