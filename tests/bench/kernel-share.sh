@@ -4,8 +4,9 @@
 # CPU 0 sends RATE records/s (default 2,000,000) of VERSION for DUR seconds (default 15).
 # Prints utime and stime (from /proc/PID/stat, 1.5 s after the start to 0.5 s after the
 # sender) and CPU-seconds per million records sent. nfcapd receives one datagram per system
-# call, the other two a batch per call: on a machine where a call costs more, nfcapd pays it per
-# datagram (tests/bench/README.md, session 14). Only ever sends to 127.0.0.1.
+# call and writes every flow to a file, the other two take a batch per call and write nothing;
+# on the test VM nfcapd's kernel time grows with the gigabytes it has written, so compare the
+# same DUR only (tests/bench/README.md, session 14). Only ever sends to 127.0.0.1.
 # usage: kernel-share.sh BUILD v5|v9|ipfix PORT
 set -u
 B=$1; V=$2; PORT=$3
