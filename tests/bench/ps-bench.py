@@ -964,6 +964,8 @@ def run_all(args, classes, results, soaks):
 
 def main():
     args = parse_args()
+    # made now, not after the run: a run is minutes long and its results are only written here
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     os.sched_setaffinity(0, {args.sender_cpu})  # keep our sampling off the collector's CPU
     header = describe_host(args)
     classes = {"portsurge": Portsurge, "ps+redis": PortsurgeRedis, "nfcapd": Nfcapd,
