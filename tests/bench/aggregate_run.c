@@ -212,6 +212,12 @@ run_pass(const PsAggregateRunOptions *options, gboolean aggregate, Pass *pass, G
     ps_packet_pool_defaults(&config, options->version);
     config.records_per_packet = options->records;
     config.packets = options->pool;
+    if (options->sources > 0)
+        config.sources = options->sources;
+    if (options->destinations > 0)
+        config.destinations = options->destinations;
+    if (options->dst_ports > 0)
+        config.dst_ports = options->dst_ports;
     pool = ps_packet_pool_new(&config, RUN_START_MS, error);
     if (pool == NULL)
         return FALSE;

@@ -19,6 +19,11 @@ typedef struct {
     guint pool;        /* data packets */
     guint rate;        /* simulated records per second */
     guint sim_seconds; /* simulated length of the run */
+    /* the pool's world (0: its defaults of 100,000 sources, 4,096 destinations, 10,000
+     * ports): small ones fit in cache, so the difference is what memory costs */
+    guint sources;
+    guint destinations;
+    guint dst_ports;
     gboolean digest;
 } PsAggregateRunOptions;
 

@@ -27,6 +27,9 @@ typedef struct {
     gint rate;        /* --aggregate: simulated records per second */
     gint sim_seconds; /* --aggregate: simulated seconds of traffic */
     gboolean digest;  /* --aggregate: print a digest of everything taken */
+    gint sources;     /* --aggregate: the pool's world, 0 for its defaults */
+    gint destinations;
+    gint ports;
 } DecodeOptions;
 
 typedef struct {
@@ -151,6 +154,12 @@ parse_options(DecodeOptions *options, int *argc, char ***argv, GError **error)
          "--aggregate: simulated seconds of traffic (default 150)", "S"},
         {"digest", 0, 0, G_OPTION_ARG_NONE, &options->digest,
          "--aggregate: SHA-256 of every delta taken (to compare builds; costs time)", NULL},
+        {"sources", 0, 0, G_OPTION_ARG_INT, &options->sources,
+         "--aggregate: distinct source addresses in the pool (default 100000)", "N"},
+        {"destinations", 0, 0, G_OPTION_ARG_INT, &options->destinations,
+         "--aggregate: distinct destination addresses (default 4096)", "N"},
+        {"ports", 0, 0, G_OPTION_ARG_INT, &options->ports,
+         "--aggregate: distinct destination ports (default 10000)", "N"},
         G_OPTION_ENTRY_NULL};
     g_autoptr(GOptionContext) context =
         g_option_context_new("- decode pre-built packets in process, records per CPU-second");
@@ -172,6 +181,11 @@ parse_options(DecodeOptions *options, int *argc, char ***argv, GError **error)
                     "--rate and --sim-seconds must be > 0");
         return FALSE;
     }
+    if (options->sources < 0 || options->destinations < 0 || options->ports < 0) {
+        g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                    "--sources, --destinations and --ports must be > 0");
+        return FALSE;
+    }
     return TRUE;
 }
 
@@ -184,6 +198,9 @@ run_aggregate(guint version, const DecodeOptions *options, GError **error)
                                  .pool = (guint)MAX(options->pool, 0),
                                  .rate = (guint)options->rate,
                                  .sim_seconds = (guint)options->sim_seconds,
+                                 .sources = (guint)options->sources,
+                                 .destinations = (guint)options->destinations,
+                                 .dst_ports = (guint)options->ports,
                                  .digest = options->digest};
 
     return ps_aggregate_run(&run, options->json, error);
