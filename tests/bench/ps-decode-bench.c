@@ -29,7 +29,7 @@ typedef struct {
     gboolean digest;  /* --aggregate: print a digest of everything taken */
     gint sources;     /* --aggregate: the pool's world, 0 for its defaults */
     gint destinations;
-    gint ports;
+    gint dst_ports;
 } DecodeOptions;
 
 typedef struct {
@@ -158,7 +158,7 @@ parse_options(DecodeOptions *options, int *argc, char ***argv, GError **error)
          "--aggregate: distinct source addresses in the pool (default 100000)", "N"},
         {"destinations", 0, 0, G_OPTION_ARG_INT, &options->destinations,
          "--aggregate: distinct destination addresses (default 4096)", "N"},
-        {"ports", 0, 0, G_OPTION_ARG_INT, &options->ports,
+        {"dst-ports", 0, 0, G_OPTION_ARG_INT, &options->dst_ports,
          "--aggregate: distinct destination ports (default 10000)", "N"},
         G_OPTION_ENTRY_NULL};
     g_autoptr(GOptionContext) context =
@@ -181,9 +181,9 @@ parse_options(DecodeOptions *options, int *argc, char ***argv, GError **error)
                     "--rate and --sim-seconds must be > 0");
         return FALSE;
     }
-    if (options->sources < 0 || options->destinations < 0 || options->ports < 0) {
+    if (options->sources < 0 || options->destinations < 0 || options->dst_ports < 0) {
         g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                    "--sources, --destinations and --ports must be > 0");
+                    "--sources, --destinations and --dst-ports must be > 0");
         return FALSE;
     }
     return TRUE;
@@ -200,7 +200,7 @@ run_aggregate(guint version, const DecodeOptions *options, GError **error)
                                  .sim_seconds = (guint)options->sim_seconds,
                                  .sources = (guint)options->sources,
                                  .destinations = (guint)options->destinations,
-                                 .dst_ports = (guint)options->ports,
+                                 .dst_ports = (guint)options->dst_ports,
                                  .digest = options->digest};
 
     return ps_aggregate_run(&run, options->json, error);
