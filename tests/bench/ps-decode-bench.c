@@ -183,7 +183,7 @@ parse_options(DecodeOptions *options, int *argc, char ***argv, GError **error)
     }
     if (options->sources < 0 || options->destinations < 0 || options->dst_ports < 0) {
         g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                    "--sources, --destinations and --dst-ports must be > 0");
+                    "--sources, --destinations and --dst-ports must be >= 0 (0: the default)");
         return FALSE;
     }
     return TRUE;
