@@ -266,11 +266,11 @@ is_syn_only(const PsFlow *flow)
  * well-known side (below 1024 or a configured service port; the destination when both are);
  * otherwise the destination. Protocols without ports count under port 0. */
 static guint16
-service_port(const PsAggregate *aggregate, const PsFlow *flow)
+service_port(const PsAggregate *aggregate, const PsFlow *flow, gboolean syn_only)
 {
     if (!ps_portproto_has_ports(flow->proto))
         return 0;
-    if (is_syn_only(flow) || is_service_port(aggregate, flow->dst_port))
+    if (syn_only || is_service_port(aggregate, flow->dst_port))
         return flow->dst_port;
     if (is_service_port(aggregate, flow->src_port))
         return flow->src_port;
@@ -464,20 +464,28 @@ find_bucket(PsAggregate *aggregate, gint64 start)
     return bucket;
 }
 
-/* Bucket start for a flow: its end time while the exporter's clock agrees with ours,
- * otherwise its arrival; -1 when it is older than the retention. */
+/* The time a flow counts at: its end time while the exporter's clock agrees with ours,
+ * otherwise its arrival. */
 static gint64
-bucket_start_for(PsAggregate *aggregate, const PsFlow *flow, gint64 now_ms)
+flow_time_ms(PsAggregate *aggregate, const PsFlow *flow, gint64 now_ms)
 {
     gint64 time_ms = flow->end_ms;
-    guint step = aggregate->config.step;
-    gint64 start;
 
     if (time_ms <= 0 || ABS(time_ms - now_ms) > aggregate->config.clock_tolerance_ms) {
         aggregate->stats.by_arrival_time += time_ms > 0;
         time_ms = now_ms;
     }
-    start = ps_bucket_start(time_ms / 1000, step);
+    return time_ms;
+}
+
+/* Bucket start for a flow whose time is in the bucket at own_start: that one, or the oldest
+ * open one when it is closed already; -1 when it is older than the retention. */
+static gint64
+bucket_start_for(PsAggregate *aggregate, gint64 own_start, gint64 now_ms)
+{
+    guint step = aggregate->config.step;
+    gint64 start = own_start;
+
     if (start <= aggregate->closed_through) {
         aggregate->stats.late++;
         start = MAX(ps_bucket_start(now_ms / 1000, step), aggregate->closed_through + step);
@@ -487,42 +495,12 @@ bucket_start_for(PsAggregate *aggregate, const PsFlow *flow, gint64 now_ms)
     return start;
 }
 
-static void
-add_counts(PsCounts *counts, const PsFlow *flow, guint64 sampling)
-{
-    counts->flows++;
-    counts->packets += flow->packets * sampling;
-    counts->bytes += flow->bytes * sampling;
-    counts->syn += is_syn_only(flow);
-}
-
-/* Counts a flow in the series at index of bucket (key is the series' key). */
-static void
-add_to_series(PsAggregate *aggregate, Bucket *bucket, guint index, guint32 key, const PsFlow *flow,
-              guint64 src_hash, guint64 dst_hash)
-{
-    Series *series = &bucket->series[index];
-    guint64 sampling = flow->sampling > 0 ? flow->sampling : 1;
-    PairResult source;
-
-    add_counts(&series->counts, flow, sampling);
-    series->dirty = TRUE;
-    /* a source already seen for this series in this bucket cannot change its sketch */
-    source = note_pair(aggregate, bucket, index, pair_fingerprint(key, src_hash), &flow->src);
-    if (source != PAIR_SEEN)
-        ps_hll_add_hash(&series->sources, src_hash);
-    if (source == PAIR_FULL) {
-        series->counts.untracked++;
-        aggregate->stats.untracked_sources++;
-    }
-    /* destinations are few per port in real traffic: the same registers, cache-hot */
-    ps_hll_add_hash(&series->destinations, dst_hash);
-}
-
 static guint64
 address_hash(const PsAddress *address)
 {
-    return ps_hll_hash(address->bytes, address->family == 6 ? 16 : 4);
+    if (address->family == 6)
+        return ps_hll_hash(address->bytes, 16);
+    return ps_hll_hash4(address->bytes);
 }
 
 /* A flow of a batch, with what can be computed before touching the tables. */
@@ -530,32 +508,95 @@ typedef struct {
     Bucket *bucket; /* NULL: dropped (too old) */
     guint32 key;
     guint index;
+    gboolean syn_only;
     guint64 src_hash;
     guint64 dst_hash;
+    guint64 fingerprint; /* of the (series, source) pair: pair_fingerprint(key, src_hash) */
 } Prepared;
 
+/* The bucket the last flow of a batch went to, with its start: the flows of a batch share a
+ * receive time and nearly always a bucket, which then takes no division and no search. */
+typedef struct {
+    gint64 start;
+    Bucket *bucket; /* NULL: none yet */
+} LastBucket;
+
+/* The open bucket a flow counted at time_ms goes to; NULL when it is too old. */
+static Bucket *
+bucket_for(PsAggregate *aggregate, gint64 time_ms, gint64 now_ms, LastBucket *last)
+{
+    gint64 time_s = time_ms / 1000, own_start, start;
+
+    if (last->bucket != NULL && time_s >= last->start &&
+        time_s < last->start + (gint64)aggregate->config.step)
+        return last->bucket;
+    own_start = ps_bucket_start(time_s, aggregate->config.step);
+    start = bucket_start_for(aggregate, own_start, now_ms);
+    if (start < 0) {
+        aggregate->stats.too_old++;
+        return NULL;
+    }
+    /* a late flow goes to another bucket than its time's: only on-time ones are remembered */
+    if (start != own_start)
+        return find_bucket(aggregate, start);
+    *last = (LastBucket){start, find_bucket(aggregate, start)};
+    return last->bucket;
+}
+
 static void
-prepare(PsAggregate *aggregate, const PsFlow *flow, gint64 now_ms, Prepared *p, gboolean *skewed)
+add_counts(PsCounts *counts, const PsFlow *flow, gboolean syn_only)
+{
+    guint64 sampling = flow->sampling > 0 ? flow->sampling : 1;
+
+    counts->flows++;
+    counts->packets += flow->packets * sampling;
+    counts->bytes += flow->bytes * sampling;
+    counts->syn += syn_only;
+}
+
+/* Counts a flow in the series at index of bucket; fingerprint is its (series, source) pair's. */
+static void
+add_to_series(PsAggregate *aggregate, Bucket *bucket, guint index, guint64 fingerprint,
+              const PsFlow *flow, const Prepared *p)
+{
+    Series *series = &bucket->series[index];
+    PairResult source;
+
+    add_counts(&series->counts, flow, p->syn_only);
+    series->dirty = TRUE;
+    /* a source already seen for this series in this bucket cannot change its sketch */
+    source = note_pair(aggregate, bucket, index, fingerprint, &flow->src);
+    if (source != PAIR_SEEN)
+        ps_hll_add_hash(&series->sources, p->src_hash);
+    if (source == PAIR_FULL) {
+        series->counts.untracked++;
+        aggregate->stats.untracked_sources++;
+    }
+    /* destinations are few per port in real traffic: the same registers, cache-hot */
+    ps_hll_add_hash(&series->destinations, p->dst_hash);
+}
+
+static void
+prepare(PsAggregate *aggregate, const PsFlow *flow, gint64 now_ms, LastBucket *last, Prepared *p,
+        gboolean *skewed)
 {
     guint64 by_arrival = aggregate->stats.by_arrival_time;
-    gint64 start = bucket_start_for(aggregate, flow, now_ms);
+    gint64 time_ms = flow_time_ms(aggregate, flow, now_ms);
 
     if (skewed != NULL)
         *skewed = aggregate->stats.by_arrival_time != by_arrival;
-    if (start < 0) {
-        aggregate->stats.too_old++;
-        p->bucket = NULL;
+    p->bucket = bucket_for(aggregate, time_ms, now_ms, last);
+    if (p->bucket == NULL)
         return;
-    }
-    p->bucket = find_bucket(aggregate, start);
-    p->key = (guint32)flow->proto << 16 | service_port(aggregate, flow);
+    p->syn_only = is_syn_only(flow);
+    p->key = (guint32)flow->proto << 16 | service_port(aggregate, flow, p->syn_only);
     p->src_hash = address_hash(&flow->src);
     p->dst_hash = address_hash(&flow->dst);
+    p->fingerprint = pair_fingerprint(p->key, p->src_hash);
     /* the index slot and the pair slot are usually cache misses: ask for them early */
     __builtin_prefetch(&p->bucket->index[key_slot(p->key, p->bucket->index_mask)]);
     if (p->bucket->pairs != NULL)
-        __builtin_prefetch(
-            &p->bucket->pairs[pair_fingerprint(p->key, p->src_hash) & p->bucket->pairs_mask]);
+        __builtin_prefetch(&p->bucket->pairs[p->fingerprint & p->bucket->pairs_mask]);
 }
 
 static void
@@ -564,12 +605,12 @@ add_prepared(PsAggregate *aggregate, const PsFlow *flow, const Prepared *p)
     PsDirection direction;
 
     aggregate->stats.flows++;
-    add_to_series(aggregate, p->bucket, p->index, p->key, flow, p->src_hash, p->dst_hash);
+    add_to_series(aggregate, p->bucket, p->index, p->fingerprint, flow, p);
     direction = direction_of(aggregate, flow);
     if (direction != PS_DIRECTION_ALL) {
         guint32 key = p->key | (guint32)direction << 24;
-        add_to_series(aggregate, p->bucket, find_series(aggregate, p->bucket, key), key, flow,
-                      p->src_hash, p->dst_hash);
+        add_to_series(aggregate, p->bucket, find_series(aggregate, p->bucket, key),
+                      pair_fingerprint(key, p->src_hash), flow, p);
     }
 }
 
@@ -584,11 +625,13 @@ ps_aggregate_add_batch(PsAggregate *aggregate, const PsFlow *flows, guint n, gin
                        gboolean *skewed)
 {
     Prepared prepared[PS_AGGREGATE_BATCH];
+    LastBucket last = {0, NULL};
 
     g_return_if_fail(n <= PS_AGGREGATE_BATCH);
-    /* three passes so that each flow's cache misses overlap with the others' work */
+    /* four passes so that each flow's cache misses overlap with the others' work */
     for (guint i = 0; i < n; i++)
-        prepare(aggregate, &flows[i], now_ms, &prepared[i], skewed != NULL ? &skewed[i] : NULL);
+        prepare(aggregate, &flows[i], now_ms, &last, &prepared[i],
+                skewed != NULL ? &skewed[i] : NULL);
     for (guint i = 0; i < n; i++) {
         Prepared *p = &prepared[i];
         if (p->bucket == NULL)

@@ -6,17 +6,16 @@
 #include "hll.h"
 
 #define HLL_P          14
-#define HLL_SEED       0xadc83b19u
 #define SPARSE_VAL_MAX 32 /* Redis sparse VAL opcodes hold ranks 1..32 */
 
 guint64
 ps_hll_hash(const void *member, gsize len)
 {
-    const guint64 m = 0xc6a4a7935bd1e995ULL;
+    const guint64 m = PS_HLL_MURMUR_M;
     const int r = 47;
     const guint8 *data = member;
     const guint8 *end = data + (len - (len & 7));
-    guint64 h = HLL_SEED ^ (len * m);
+    guint64 h = PS_HLL_SEED ^ (len * m);
 
     while (data != end) {
         guint64 k;

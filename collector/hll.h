@@ -34,8 +34,27 @@ ps_hll_sparse_slot(guint index, guint bits)
     return (index * 2654435761u) >> (32 - bits);
 }
 
+#define PS_HLL_SEED 0xadc83b19u
+#define PS_HLL_MURMUR_M 0xc6a4a7935bd1e995ULL
+
 /* Redis's MurmurHash64A of a member, with its seed. */
 guint64 ps_hll_hash(const void *member, gsize len);
+
+/* The same hash of a 4-byte member (an IPv4 address), unrolled: the generic one's loop and
+ * tail switch were two thirds of its instructions, and every flow hashes two addresses. */
+static inline guint64
+ps_hll_hash4(const guint8 member[4])
+{
+    guint64 h = PS_HLL_SEED ^ (4 * PS_HLL_MURMUR_M);
+
+    h ^= (guint64)member[3] << 24 | (guint64)member[2] << 16 | (guint64)member[1] << 8 |
+         member[0];
+    h *= PS_HLL_MURMUR_M;
+    h ^= h >> 47;
+    h *= PS_HLL_MURMUR_M;
+    h ^= h >> 47;
+    return h;
+}
 
 /* Asks the CPU for the memory a later ps_hll_add_hash(hash) will touch. */
 static inline void

@@ -14,12 +14,6 @@ static const ProtocolName protocol_names[] = {
     {1, "icmp"}, {6, "tcp"}, {17, "udp"}, {47, "gre"}, {50, "esp"}, {58, "icmp6"}, {132, "sctp"},
 };
 
-gboolean
-ps_portproto_has_ports(guint8 proto)
-{
-    return proto == 6 || proto == 17 || proto == 132;
-}
-
 /* Writes value in decimal at out; returns the end. By hand, not snprintf: the collector names
  * every active series at each flush on its receive thread, and formatting was three quarters
  * of that take (tests/bench/README.md). */

@@ -7,8 +7,12 @@
 
 #define PS_PORTPROTO_STRLEN 16 /* "ip255/65535" and a NUL */
 
-/* Protocols whose flows carry ports that mean a service. */
-gboolean ps_portproto_has_ports(guint8 proto);
+/* Protocols whose flows carry ports that mean a service. Inline: every flow asks. */
+static inline gboolean
+ps_portproto_has_ports(guint8 proto)
+{
+    return proto == 6 || proto == 17 || proto == 132;
+}
 
 /* Writes "tcp/445" into buf and returns it. */
 const char *ps_portproto_format(guint8 proto, guint16 port, char buf[PS_PORTPROTO_STRLEN]);

@@ -176,10 +176,25 @@ test_estimate_through_growth(void)
     ps_hll_clear(&hll);
 }
 
+/* The unrolled hash of a 4-byte member is the generic one's, byte order included. */
+static void
+test_hash4(void)
+{
+    guint64 state = 1;
+
+    for (guint i = 0; i < 100000; i++) {
+        guint8 member[4];
+        state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+        memcpy(member, (guint8 *)&state + 4, 4);
+        g_assert_cmphex(ps_hll_hash4(member), ==, ps_hll_hash(member, 4));
+    }
+}
+
 int
 main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
+    g_test_add_func("/hll/hash4", test_hash4);
     g_test_add_func("/hll/every-form", test_every_form);
     g_test_add_func("/hll/merge-forms", test_merge_forms);
     g_test_add_func("/hll/estimate-through-growth", test_estimate_through_growth);
