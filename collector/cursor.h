@@ -80,6 +80,21 @@ ps_cursor_u32(PsCursor *cursor)
     return p ? (guint32)p[0] << 24 | (guint32)p[1] << 16 | (guint32)p[2] << 8 | p[3] : 0;
 }
 
+/* Big-endian reads inside a span ps_cursor_bytes() returned, whose length is already
+ * checked: a fixed-size record is checked once, not field by field. */
+static inline guint16
+ps_span_u16(const guint8 *span, gsize offset)
+{
+    return (guint16)(span[offset] << 8 | span[offset + 1]);
+}
+
+static inline guint32
+ps_span_u32(const guint8 *span, gsize offset)
+{
+    return (guint32)span[offset] << 24 | (guint32)span[offset + 1] << 16 |
+           (guint32)span[offset + 2] << 8 | span[offset + 3];
+}
+
 /* Reads without moving: 0 when fewer than 2 bytes are left at offset. */
 static inline guint16
 ps_peek_u16(const guint8 *data, gsize len, gsize offset)

@@ -1,5 +1,7 @@
 #include "config.h"
 
+#include <string.h>
+
 #include "cursor.h"
 #include "decode_v5.h"
 
@@ -33,27 +35,28 @@ uptime_to_unix_ms(const PsV5Header *header, guint32 uptime_ms)
     return export_ms - age_ms;
 }
 
+/* One 48-byte record, its length checked once (offsets: Cisco's NetFlow v5 record format).
+ * Every v5 address is IPv4: flow's address families, and the address bytes past the first 4,
+ * were set by the caller once for the whole packet. */
 static void
 read_record(PsCursor *cursor, const PsV5Header *header, PsFlow *flow)
 {
-    const guint8 *src = ps_cursor_bytes(cursor, 4);
-    const guint8 *dst = ps_cursor_bytes(cursor, 4);
+    const guint8 *record = ps_cursor_bytes(cursor, PS_V5_RECORD_LEN);
 
-    if (src == NULL || dst == NULL)
+    if (record == NULL)
         return;
-    ps_address_set_ipv4(&flow->src, src);
-    ps_address_set_ipv4(&flow->dst, dst);
-    ps_cursor_skip(cursor, 4 + 2 + 2); /* nexthop, input, output */
-    flow->packets = ps_cursor_u32(cursor);
-    flow->bytes = ps_cursor_u32(cursor);
-    flow->start_ms = uptime_to_unix_ms(header, ps_cursor_u32(cursor));
-    flow->end_ms = uptime_to_unix_ms(header, ps_cursor_u32(cursor));
-    flow->src_port = ps_cursor_u16(cursor);
-    flow->dst_port = ps_cursor_u16(cursor);
-    ps_cursor_skip(cursor, 1); /* pad1 */
-    flow->tcp_flags = ps_cursor_u8(cursor);
-    flow->proto = ps_cursor_u8(cursor);
-    ps_cursor_skip(cursor, 1 + 2 + 2 + 1 + 1 + 2); /* tos, src_as, dst_as, masks, pad2 */
+    memcpy(flow->src.bytes, record + 0, 4);
+    memcpy(flow->dst.bytes, record + 4, 4);
+    /* 8 nexthop, 12 input, 14 output: not kept */
+    flow->packets = ps_span_u32(record, 16);
+    flow->bytes = ps_span_u32(record, 20);
+    flow->start_ms = uptime_to_unix_ms(header, ps_span_u32(record, 24));
+    flow->end_ms = uptime_to_unix_ms(header, ps_span_u32(record, 28));
+    flow->src_port = ps_span_u16(record, 32);
+    flow->dst_port = ps_span_u16(record, 34);
+    flow->tcp_flags = record[37]; /* 36 pad1 */
+    flow->proto = record[38];
+    /* 39 tos, 40 src_as, 42 dst_as, 44 src_mask, 45 dst_mask, 46 pad2: not kept */
 }
 
 gsize
@@ -83,6 +86,8 @@ ps_decode_v5(const guint8 *data, gsize len, const PsAddress *exporter, PsV5Heade
         return PS_DECODE_BAD_LENGTH;
 
     flow.exporter = *exporter;
+    flow.src.family = 4;
+    flow.dst.family = 4;
     flow.version = 5;
     flow.domain = (guint32)header->engine_type << 8 | header->engine_id;
     flow.sampling = header->sampling_interval > 1 ? header->sampling_interval : 1;
