@@ -357,18 +357,29 @@ grow_series(Bucket *bucket)
     bucket->series_capacity = capacity;
 }
 
-/* The series of key in bucket, created if there is room; else the "other" series. */
-static guint
+static guint add_series(PsAggregate *aggregate, Bucket *bucket, guint32 key, guint slot);
+
+/* The series of key in bucket, created if there is room; else the "other" series. Inline, and
+ * the creation apart: nearly every flow finds its series in the first slot. */
+static inline guint
 find_series(PsAggregate *aggregate, Bucket *bucket, guint32 key)
 {
     guint slot = key_slot(key, bucket->index_mask);
-    Series fresh;
 
     while (bucket->index[slot].position != 0) {
         if (bucket->index[slot].key == key)
             return bucket->index[slot].position - 1;
         slot = (slot + 1) & bucket->index_mask;
     }
+    return add_series(aggregate, bucket, key, slot);
+}
+
+/* Creates the series of key at the empty index slot, or counts it into "other". */
+static G_GNUC_NO_INLINE guint
+add_series(PsAggregate *aggregate, Bucket *bucket, guint32 key, guint slot)
+{
+    Series fresh;
+
     /* one slot is kept for "other", which may always be created */
     if (key != OTHER_KEY && bucket->n_series + 1 >= aggregate->config.max_series) {
         aggregate->stats.other_series++;

@@ -27,9 +27,14 @@ read_header(PsCursor *cursor, PsV5Header *header)
  * what sysUptime was at unix_secs/unix_nsecs. Signed difference: Last may be a little
  * after the header's uptime on some exporters, and uptime wraps after 49.7 days. */
 static gint64
-uptime_to_unix_ms(const PsV5Header *header, guint32 uptime_ms)
+export_unix_ms(const PsV5Header *header)
 {
-    gint64 export_ms = (gint64)header->unix_secs * 1000 + header->unix_nsecs / 1000000;
+    return (gint64)header->unix_secs * 1000 + header->unix_nsecs / 1000000;
+}
+
+static gint64
+uptime_to_unix_ms(const PsV5Header *header, gint64 export_ms, guint32 uptime_ms)
+{
     gint32 age_ms = (gint32)(header->sys_uptime_ms - uptime_ms);
 
     return export_ms - age_ms;
@@ -39,7 +44,7 @@ uptime_to_unix_ms(const PsV5Header *header, guint32 uptime_ms)
  * Every v5 address is IPv4: flow's address families, and the address bytes past the first 4,
  * were set by the caller once for the whole packet. */
 static void
-read_record(PsCursor *cursor, const PsV5Header *header, PsFlow *flow)
+read_record(PsCursor *cursor, const PsV5Header *header, gint64 export_ms, PsFlow *flow)
 {
     const guint8 *record = ps_cursor_bytes(cursor, PS_V5_RECORD_LEN);
 
@@ -50,8 +55,8 @@ read_record(PsCursor *cursor, const PsV5Header *header, PsFlow *flow)
     /* 8 nexthop, 12 input, 14 output: not kept */
     flow->packets = ps_span_u32(record, 16);
     flow->bytes = ps_span_u32(record, 20);
-    flow->start_ms = uptime_to_unix_ms(header, ps_span_u32(record, 24));
-    flow->end_ms = uptime_to_unix_ms(header, ps_span_u32(record, 28));
+    flow->start_ms = uptime_to_unix_ms(header, export_ms, ps_span_u32(record, 24));
+    flow->end_ms = uptime_to_unix_ms(header, export_ms, ps_span_u32(record, 28));
     flow->src_port = ps_span_u16(record, 32);
     flow->dst_port = ps_span_u16(record, 34);
     flow->tcp_flags = record[37]; /* 36 pad1 */
@@ -75,6 +80,7 @@ ps_decode_v5(const guint8 *data, gsize len, const PsAddress *exporter, PsV5Heade
 {
     PsCursor cursor;
     PsFlow flow = {0};
+    gint64 export_ms;
 
     ps_cursor_init(&cursor, data, len);
     read_header(&cursor, header);
@@ -85,6 +91,7 @@ ps_decode_v5(const guint8 *data, gsize len, const PsAddress *exporter, PsV5Heade
         len < PS_V5_HEADER_LEN + (gsize)header->count * PS_V5_RECORD_LEN)
         return PS_DECODE_BAD_LENGTH;
 
+    export_ms = export_unix_ms(header);
     flow.exporter = *exporter;
     flow.src.family = 4;
     flow.dst.family = 4;
@@ -92,7 +99,7 @@ ps_decode_v5(const guint8 *data, gsize len, const PsAddress *exporter, PsV5Heade
     flow.domain = (guint32)header->engine_type << 8 | header->engine_id;
     flow.sampling = header->sampling_interval > 1 ? header->sampling_interval : 1;
     for (guint i = 0; i < header->count; i++) {
-        read_record(&cursor, header, &flow);
+        read_record(&cursor, header, export_ms, &flow);
         sink(&flow, user_data);
     }
     return PS_DECODE_OK;

@@ -5,7 +5,6 @@
 
 #include "hll.h"
 
-#define HLL_P          14
 #define SPARSE_VAL_MAX 32 /* Redis sparse VAL opcodes hold ranks 1..32 */
 
 guint64
@@ -144,12 +143,9 @@ set_register(PsHll *hll, guint index, guint8 rank)
 }
 
 gboolean
-ps_hll_add_hash(PsHll *hll, guint64 hash)
+ps_hll_set_register(PsHll *hll, guint index, guint8 rank)
 {
-    guint index = hash & (PS_HLL_REGISTERS - 1);
-    guint64 rest = hash >> HLL_P | 1ULL << (64 - HLL_P); /* the top bit ends the count */
-
-    return set_register(hll, index, (guint8)(__builtin_ctzll(rest) + 1));
+    return set_register(hll, index, rank);
 }
 
 void

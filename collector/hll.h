@@ -14,7 +14,8 @@
 
 #include <glib.h>
 
-#define PS_HLL_REGISTERS       16384
+#define PS_HLL_P               14 /* register index bits */
+#define PS_HLL_REGISTERS       (1 << PS_HLL_P)
 #define PS_HLL_SPARSE_MIN_BITS 6   /* 64 slots at first */
 #define PS_HLL_SPARSE_MAX_BITS 10  /* 1024 slots at most */
 #define PS_HLL_SPARSE_MAX      768 /* registers (3/4 of the largest table); past this, dense */
@@ -68,8 +69,28 @@ ps_hll_prefetch(const PsHll *hll, guint64 hash)
         __builtin_prefetch(&hll->sparse[ps_hll_sparse_slot(index, hll->sparse_bits)]);
 }
 
-/* Adds a member by its hash. Returns TRUE when a register changed. */
-gboolean ps_hll_add_hash(PsHll *hll, guint64 hash);
+/* Sets a register to rank if that raises it (the general case of ps_hll_add_hash). */
+gboolean ps_hll_set_register(PsHll *hll, guint index, guint8 rank);
+
+/* Adds a member by its hash. Returns TRUE when a register changed. Inline for the common
+ * case of a flow: the register is there already, as high, in the dense array or in the first
+ * slot the sparse table looks at. */
+static inline gboolean
+ps_hll_add_hash(PsHll *hll, guint64 hash)
+{
+    guint index = hash & (PS_HLL_REGISTERS - 1);
+    guint64 rest = hash >> PS_HLL_P | 1ULL << (64 - PS_HLL_P); /* the top bit ends the count */
+    guint8 rank = (guint8)(__builtin_ctzll(rest) + 1);
+
+    if (hll->dense != NULL && hll->dense[index] >= rank)
+        return FALSE;
+    if (hll->sparse != NULL) {
+        guint32 entry = hll->sparse[ps_hll_sparse_slot(index, hll->sparse_bits)];
+        if (entry >> 8 == index && (entry & 0xff) >= rank)
+            return FALSE;
+    }
+    return ps_hll_set_register(hll, index, rank);
+}
 
 /* Adds another sketch's registers (union). */
 void ps_hll_merge(PsHll *hll, const PsHll *other);
