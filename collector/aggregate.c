@@ -72,7 +72,7 @@ typedef struct {
 
 struct PsAggregate {
     PsAggregateConfig config;
-    guint8 service_port_bits[65536 / 8];
+    guint8 service_port_bits[65536 / 8]; /* ports below 1024 and the configured ones */
     PsNetwork *home_networks;
     GPtrArray *buckets;    /* Bucket, open ones; a handful at a time */
     gint64 closed_through; /* start of the newest closed bucket */
@@ -145,7 +145,9 @@ free_pairs(Pair *pairs, guint mask)
 void
 ps_aggregate_set_classes(PsAggregate *aggregate, const PsAggregateConfig *config)
 {
+    /* the well-known ports are bits too, so that a flow's test is one lookup */
     memset(aggregate->service_port_bits, 0, sizeof(aggregate->service_port_bits));
+    memset(aggregate->service_port_bits, 0xff, 1024 / 8);
     for (guint i = 0; i < config->n_service_ports; i++)
         aggregate->service_port_bits[config->service_ports[i] / 8] |=
             1 << (config->service_ports[i] % 8);
@@ -253,7 +255,7 @@ ps_aggregate_stats(const PsAggregate *aggregate)
 static gboolean
 is_service_port(const PsAggregate *aggregate, guint16 port)
 {
-    return port < 1024 || (aggregate->service_port_bits[port / 8] & (1 << (port % 8)));
+    return aggregate->service_port_bits[port / 8] >> (port % 8) & 1;
 }
 
 static gboolean
@@ -566,7 +568,7 @@ add_counts(PsCounts *counts, const PsFlow *flow, gboolean syn_only)
 }
 
 /* Counts a flow in the series at index of bucket; fingerprint is its (series, source) pair's. */
-static void
+static inline void
 add_to_series(PsAggregate *aggregate, Bucket *bucket, guint index, guint64 fingerprint,
               const PsFlow *flow, const Prepared *p)
 {
