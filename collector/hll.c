@@ -111,8 +111,8 @@ grow_sparse(PsHll *hll)
 
 /* The sparse form is a small open-addressing table of (register << 8 | rank), keyed by the
  * register: a lookup is one or two probes, not a scan. */
-static gboolean
-set_register(PsHll *hll, guint index, guint8 rank)
+gboolean
+ps_hll_set_register(PsHll *hll, guint index, guint8 rank)
 {
     guint slot, mask;
 
@@ -135,17 +135,11 @@ set_register(PsHll *hll, guint index, guint8 rank)
     }
     if ((hll->n_sparse + 1u) * 4 > sparse_capacity(hll) * 3) {
         grow_sparse(hll);
-        return set_register(hll, index, rank);
+        return ps_hll_set_register(hll, index, rank);
     }
     hll->sparse[slot] = index << 8 | rank;
     hll->n_sparse++;
     return TRUE;
-}
-
-gboolean
-ps_hll_set_register(PsHll *hll, guint index, guint8 rank)
-{
-    return set_register(hll, index, rank);
 }
 
 void
@@ -160,7 +154,7 @@ ps_hll_merge(PsHll *hll, const PsHll *other)
     }
     for (guint i = 0; i < sparse_capacity(other); i++) {
         if (other->sparse[i] != 0)
-            set_register(hll, other->sparse[i] >> 8, other->sparse[i] & 0xff);
+            ps_hll_set_register(hll, other->sparse[i] >> 8, other->sparse[i] & 0xff);
     }
 }
 
