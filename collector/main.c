@@ -14,16 +14,12 @@
 #include "privileges.h"
 #include "settings.h"
 #include "socket.h"
+#include "socket_reader.h"
 #include "stats.h"
 #include "store.h"
 
-#define MAX_BATCHES_PER_WAKEUP 64 /* then let timers and signals run */
-/* A wakeup that found fewer datagrams than this waits COALESCE_MS before the next look, when
- * the socket's buffer holds at least COALESCE_RCVBUF: see on_readable() */
-#define COALESCE_BELOW  64
-#define COALESCE_MS     4
-#define COALESCE_RCVBUF (4 << 20) /* 4 ms of 1 GB/s */
-#define EXIT_CONFIG     2         /* the configuration or the command line is wrong */
+#define MAX_DATAGRAMS_PER_WAKEUP 4096 /* then let timers and signals run */
+#define EXIT_CONFIG              2    /* the configuration or the command line is wrong */
 
 /* What this run does, as opposed to the configuration (settings.h) it runs with. */
 typedef struct {
@@ -148,52 +144,29 @@ on_datagram(const PsAddress *sender, const guint8 *data, gsize len, gpointer use
     ps_dispatch_packet(collector->parts.dispatch, sender, data, len, collector->now_ms);
 }
 
-static gboolean on_readable(gint fd, GIOCondition condition, gpointer user_data);
-
-typedef struct {
-    Collector *collector;
-    gint fd;
-} Rearm;
-
-static gboolean
-on_rearm(gpointer user_data)
-{
-    Rearm *rearm = user_data;
-
-    g_unix_fd_add(rearm->fd, G_IO_IN, on_readable, rearm->collector);
-    return G_SOURCE_REMOVE;
-}
-
-static gboolean
-on_readable(gint fd, GIOCondition condition, gpointer user_data)
+static void
+on_queued_datagram(const PsAddress *sender, const guint8 *data, gsize len, gint64 received_ms,
+                   gpointer user_data)
 {
     Collector *collector = user_data;
-    GPtrArray *sockets = collector->parts.sockets;
-    guint received = 0;
-    gsize rcvbuf = G_MAXSIZE;
-    Rearm *rearm;
 
+    collector->now_ms = received_ms;
+    on_datagram(sender, data, len, collector);
+}
+
+/* Datagrams the socket thread queued: decoded and counted here, a bounded number at a time
+ * so that timers and signals run in between. */
+static gboolean
+on_queued(gint fd, GIOCondition condition, gpointer user_data)
+{
+    Collector *collector = user_data;
+
+    (void)fd;
     (void)condition;
-    collector->now_ms = g_get_real_time() / 1000;
-    for (guint i = 0; i < sockets->len; i++) {
-        PsSocket *socket = g_ptr_array_index(sockets, i);
-        if (ps_socket_fd(socket) != fd)
-            continue;
-        received += ps_socket_drain(socket, on_datagram, collector, MAX_BATCHES_PER_WAKEUP);
-        rcvbuf = MIN(rcvbuf, ps_socket_rcvbuf(socket));
-    }
+    ps_socket_reader_drain(collector->parts.reader, on_queued_datagram, collector,
+                           MAX_DATAGRAMS_PER_WAKEUP);
     flush_output(collector);
-    if (received == 0 || received >= COALESCE_BELOW || rcvbuf < COALESCE_RCVBUF)
-        return G_SOURCE_CONTINUE;
-    /* A steady stream wakes us for every datagram or two, and each wakeup (a main loop
-     * iteration, poll, recvmmsg) costs more than decoding the datagram: at 33,000 datagrams a
-     * second, 40% of the receive CPU. Looking again 4 ms later lets the kernel gather them
-     * (tests/bench/README.md); a buffer of 4 MiB holds 4 ms of 1 GB/s, and flows wait
-     * minutes for their bucket anyway. */
-    rearm = g_new(Rearm, 1);
-    *rearm = (Rearm){collector, fd};
-    g_timeout_add_full(G_PRIORITY_DEFAULT, COALESCE_MS, on_rearm, rearm, g_free);
-    return G_SOURCE_REMOVE;
+    return G_SOURCE_CONTINUE;
 }
 
 static gboolean
@@ -210,6 +183,10 @@ on_stats_timer(gpointer user_data)
     if (kernel_drops > 0)
         g_warning("the kernel dropped %" G_GUINT64_FORMAT " datagrams so far (receive buffer full)",
                   kernel_drops);
+    if (ps_socket_reader_queue_full(collector->parts.reader) > 0)
+        g_warning("the receive queue was full %" G_GUINT64_FORMAT " times so far (decoding fell "
+                  "behind by receive_queue bytes; the kernel buffer took the rest)",
+                  ps_socket_reader_queue_full(collector->parts.reader));
     return G_SOURCE_CONTINUE;
 }
 
@@ -327,7 +304,6 @@ open_sockets(Collector *collector, GError **error)
         if (socket == NULL)
             return FALSE;
         g_ptr_array_add(collector->parts.sockets, socket);
-        g_unix_fd_add(ps_socket_fd(socket), G_IO_IN, on_readable, collector);
         g_message("listening on %s (NetFlow v5, v9 and IPFIX)", listen[i]);
     }
     return TRUE;
@@ -363,6 +339,9 @@ run_live(Collector *collector)
         return EXIT_FAILURE;
     }
     collector->loop = g_main_loop_new(NULL, FALSE);
+    collector->parts.reader =
+        ps_socket_reader_start(collector->parts.sockets, (gsize)collector->settings->receive_queue);
+    g_unix_fd_add(ps_socket_reader_fd(collector->parts.reader), G_IO_IN, on_queued, collector);
     g_unix_signal_add(SIGINT, on_stop_signal, collector);
     g_unix_signal_add(SIGTERM, on_stop_signal, collector);
     g_unix_signal_add(SIGHUP, on_reload_signal, collector);
@@ -373,6 +352,9 @@ run_live(Collector *collector)
     g_main_loop_unref(collector->loop);
     /* no scrape may read the parts while they are torn down */
     g_clear_pointer(&collector->metrics, ps_collector_metrics_stop);
+    /* what was received before the signal is counted too */
+    ps_socket_reader_stop(collector->parts.reader);
+    ps_socket_reader_drain(collector->parts.reader, on_queued_datagram, collector, G_MAXUINT);
     flush_output(collector);
     /* SIGTERM/SIGINT: every open bucket goes to Redis before exit */
     if (collector->parts.store != NULL &&
@@ -553,6 +535,7 @@ collector_clear(Collector *collector)
 {
     ps_store_free(collector->parts.store);
     ps_dispatch_free(collector->parts.dispatch);
+    g_clear_pointer(&collector->parts.reader, ps_socket_reader_free);
     g_clear_pointer(&collector->parts.sockets, g_ptr_array_unref);
     g_clear_pointer(&collector->parts.allowlist, ps_allowlist_free);
     g_clear_pointer(&collector->stats_previous, g_hash_table_unref);

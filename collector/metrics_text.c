@@ -24,6 +24,7 @@ typedef struct {
     guint64 rejected_other;
     guint64 exporters_refused;
     guint64 socket_drops;
+    guint64 receive_queue_full;
     gboolean redis;
     PsFlushStats flush;
     PsAggregateStats aggregate;
@@ -101,6 +102,7 @@ snapshot_take(PsCollectorMetrics *metrics, const PsCollectorParts *parts)
     snapshot->rejected = ps_allowlist_rejected(parts->allowlist, &snapshot->rejected_other);
     for (guint i = 0; i < parts->sockets->len; i++)
         snapshot->socket_drops += ps_socket_kernel_drops(g_ptr_array_index(parts->sockets, i));
+    snapshot->receive_queue_full = ps_socket_reader_queue_full(parts->reader);
     if (parts->store != NULL) {
         snapshot->redis = TRUE;
         ps_flush_get_stats(ps_store_flusher(parts->store), &snapshot->flush);
@@ -192,6 +194,10 @@ write_rejected(GString *out, const Snapshot *snapshot)
     ps_metrics_family(out, P "socket_drops_total", "counter",
                       "Datagrams the kernel dropped because a socket's receive buffer was full.");
     ps_metrics_sample_u64(out, P "socket_drops_total", snapshot->socket_drops, NULL);
+    ps_metrics_family(out, P "receive_queue_full_total", "counter",
+                      "Times the socket thread found the receive queue full and left datagrams "
+                      "in the kernel's buffer (raise receive_queue).");
+    ps_metrics_sample_u64(out, P "receive_queue_full_total", snapshot->receive_queue_full, NULL);
 }
 
 static void

@@ -11,6 +11,7 @@
 
 #include "allowlist.h"
 #include "dispatch.h"
+#include "socket_reader.h"
 #include "store.h"
 
 #define PS_COLLECTOR_METRICS_PUBLISH_MS 1000
@@ -18,8 +19,9 @@
 /* What the metrics are read from: borrowed, owned by main.c, used on the receive thread. */
 typedef struct {
     PsDispatch *dispatch;
-    GPtrArray *sockets; /* PsSocket */
-    PsStore *store;     /* NULL without Redis */
+    GPtrArray *sockets;     /* PsSocket */
+    PsSocketReader *reader; /* NULL until the sockets are read (never with --read) */
+    PsStore *store;         /* NULL without Redis */
     PsAllowlist *allowlist;
     guint64 reloads;
     guint64 reload_failures;

@@ -97,6 +97,8 @@ static const PsConffileKey collector_keys[] = {
      check_listen},
     {"rcvbuf", PS_CONFFILE_INT, C(rcvbuf), "33554432", 4096, G_MAXINT32, 0, NULL, "BYTES",
      "Socket receive buffer to ask for", NULL, NULL},
+    {"receive_queue", PS_CONFFILE_INT, C(receive_queue), "67108864", 1048576, G_MAXINT32, 0, NULL,
+     "BYTES", "Datagrams received but not yet decoded, held in memory at most", NULL, NULL},
     {"allow", PS_CONFFILE_LIST, C(allow), NULL, 0, 0, L, NULL, "CIDR",
      "Exporters allowed to send, repeatable; others are dropped and counted (default: all)", NULL,
      check_network},

@@ -16,6 +16,7 @@ typedef struct {
     /* [collector] */
     gchar **listen;
     gint64 rcvbuf;
+    gint64 receive_queue;
     gint64 sampling;
     gint64 stats_interval;
     gchar **allow;

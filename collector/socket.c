@@ -156,7 +156,7 @@ ps_socket_port(const PsSocket *self)
 guint64
 ps_socket_kernel_drops(const PsSocket *self)
 {
-    return self->kernel_drops;
+    return __atomic_load_n(&self->kernel_drops, __ATOMIC_RELAXED);
 }
 
 static void
@@ -192,8 +192,12 @@ static void
 read_drop_counter(PsSocket *self, struct msghdr *header)
 {
     for (struct cmsghdr *c = CMSG_FIRSTHDR(header); c != NULL; c = CMSG_NXTHDR(header, c)) {
-        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL)
-            memcpy(&self->kernel_drops, CMSG_DATA(c), sizeof(guint32));
+        guint32 drops;
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SO_RXQ_OVFL)
+            continue;
+        memcpy(&drops, CMSG_DATA(c), sizeof(drops));
+        /* written on the socket thread, read by the main thread's stats and metrics */
+        __atomic_store_n(&self->kernel_drops, drops, __ATOMIC_RELAXED);
     }
 }
 

@@ -192,7 +192,7 @@ test_example(void)
     assert_valid(example);
     uncommented = uncomment_defaults(contents, &n_keys);
     /* every key of [collector], [redis], [alerter] and the console [webhook] */
-    g_assert_cmpuint(n_keys, ==, 25 + 5 + 18 + 3);
+    g_assert_cmpuint(n_keys, ==, 26 + 5 + 18 + 3);
     path = ps_ops_write_config(dir, "uncommented.conf", uncommented);
     assert_valid(path);
     assert_valid_for_alerter(example);

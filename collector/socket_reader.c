@@ -1,0 +1,305 @@
+#include "config.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "socket_reader.h"
+
+/* The queue is one ring of queue_bytes: entries (a header, then the datagram, 8-byte aligned)
+ * written by the socket thread and read by the main thread, each side owning its position.
+ * Positions only grow; their difference is what waits. An entry that would cross the end
+ * goes at the start, after a WRAP mark (or nothing, when not even a header fits). */
+#define ENTRY_ALIGN 8
+#define WRAP_MARK   G_MAXUINT32
+
+#define MAX_BATCHES_PER_SOCKET 64 /* then look at the other sockets */
+/* A wakeup that found fewer datagrams than this waits COALESCE_MS before the next look, when
+ * every socket's buffer holds at least COALESCE_RCVBUF: see receive_thread() */
+#define COALESCE_BELOW  PS_SOCKET_BATCH
+#define COALESCE_MS     4
+#define COALESCE_RCVBUF (4 << 20) /* 4 ms of 1 GB/s */
+#define FULL_WAIT_MS    1
+#define RESTART_FROM    (4 << 20)
+#define PUBLISH_BYTES   (256 << 10)
+
+typedef struct {
+    guint32 len; /* or WRAP_MARK */
+    guint32 reserved;
+    gint64 received_ms;
+    PsAddress sender;
+} Entry;
+G_STATIC_ASSERT(sizeof(Entry) % ENTRY_ALIGN == 0);
+
+struct PsSocketReader {
+    GPtrArray *sockets;
+    GThread *thread;
+    int ready_fd; /* eventfd: datagrams wait for the main thread */
+    int stop_fd;  /* eventfd: wakes the thread to stop */
+    gint stopping;
+    gboolean coalesce;
+    gint64 wakeup_ms; /* the socket thread's: when this wakeup's datagrams were read */
+
+    guint8 *ring;
+    gsize size;
+    gsize restart_from; /* see queue_datagram() */
+    guint64 head;       /* published up to here: the socket thread stores, the main thread loads */
+    guint64 tail;       /* read up to here: the main thread stores, the socket thread loads */
+    guint64 written;    /* the socket thread's: written up to here, published or not */
+    guint64 tail_seen;  /* the socket thread's: tail when it last looked */
+    guint64 queue_full; /* written by the socket thread */
+};
+
+static void
+signal_fd(int fd)
+{
+    guint64 one = 1;
+
+    while (write(fd, &one, sizeof(one)) < 0 && errno == EINTR)
+        ;
+}
+
+static void
+clear_fd(int fd)
+{
+    guint64 value;
+
+    while (read(fd, &value, sizeof(value)) < 0 && errno == EINTR)
+        ;
+}
+
+static gsize
+entry_size(gsize len)
+{
+    return sizeof(Entry) + ((len + ENTRY_ALIGN - 1) & ~(gsize)(ENTRY_ALIGN - 1));
+}
+
+/* ---- on the socket thread ---- */
+
+/* Makes what was written visible, waking the main thread when it had found the ring empty.
+ * Once per PUBLISH_BYTES and per socket drain, not per datagram: each is a full barrier. */
+static void
+publish(PsSocketReader *self)
+{
+    guint64 previous = self->head;
+
+    if (self->written == previous)
+        return;
+    __atomic_store_n(&self->head, self->written, __ATOMIC_SEQ_CST);
+    /* the main thread stops reading only at tail == head: if it stopped at the old head it may
+     * be asleep, and only this signal wakes it */
+    self->tail_seen = __atomic_load_n(&self->tail, __ATOMIC_SEQ_CST);
+    if (self->tail_seen == previous)
+        signal_fd(self->ready_fd);
+}
+
+/* Waits until need bytes are free at position `at` (counting the wait once); FALSE when
+ * stopping first. */
+static gboolean
+make_room(PsSocketReader *self, guint64 at, gsize need)
+{
+    gboolean counted = FALSE;
+
+    if (at + need - self->tail_seen <= self->size)
+        return TRUE;
+    publish(self); /* what waits must be visible, or the main thread never makes room */
+    for (;;) {
+        struct pollfd stop = {.fd = self->stop_fd, .events = POLLIN};
+        self->tail_seen = __atomic_load_n(&self->tail, __ATOMIC_SEQ_CST);
+        if (at + need - self->tail_seen <= self->size)
+            return TRUE;
+        if (g_atomic_int_get(&self->stopping))
+            return FALSE;
+        if (!counted)
+            __atomic_add_fetch(&self->queue_full, 1, __ATOMIC_RELAXED);
+        counted = TRUE;
+        poll(&stop, 1, FULL_WAIT_MS);
+    }
+}
+
+/* Is the ring empty? Asked only before the first entry since the last publish. */
+static gboolean
+ring_empty(PsSocketReader *self)
+{
+    if (self->written != self->head)
+        return FALSE;
+    self->tail_seen = __atomic_load_n(&self->tail, __ATOMIC_SEQ_CST);
+    return self->tail_seen == self->written;
+}
+
+static void
+queue_datagram(const PsAddress *sender, const guint8 *data, gsize len, gpointer user_data)
+{
+    PsSocketReader *self = user_data;
+    guint64 at = self->written;
+    gsize need = entry_size(len), skip = 0, index = at % self->size;
+    Entry *entry;
+
+    /* An empty ring starts again at its beginning once past restart_from, so that a main
+     * thread that keeps up touches only its first pages. Until the main thread passes the
+     * WRAP mark, the room left is what lies before its place: restart_from, at least. An
+     * entry that would cross the end goes to the beginning too. */
+    if (self->size - index < need || (index >= self->restart_from && ring_empty(self)))
+        skip = self->size - index;
+    if (!make_room(self, at, skip + need))
+        return; /* stopping with the queue full: the kernel would have dropped it too */
+    if (skip >= sizeof(Entry))
+        ((Entry *)(self->ring + index))->len = WRAP_MARK;
+    at += skip;
+    entry = (Entry *)(self->ring + at % self->size);
+    *entry = (Entry){.len = (guint32)len, .received_ms = self->wakeup_ms, .sender = *sender};
+    memcpy(entry + 1, data, len);
+    self->written = at + need;
+    if (self->written - self->head >= PUBLISH_BYTES)
+        publish(self);
+}
+
+/* Waits until a socket is readable or the thread is told to stop (timeout_ms -1: no limit);
+ * fills revents in fds (sockets first, the stop eventfd last). */
+static void
+wait_readable(PsSocketReader *self, struct pollfd *fds, int timeout_ms)
+{
+    guint n = self->sockets->len;
+
+    for (guint i = 0; i < n; i++)
+        fds[i] = (struct pollfd){.fd = ps_socket_fd(g_ptr_array_index(self->sockets, i)),
+                                 .events = POLLIN};
+    fds[n] = (struct pollfd){.fd = self->stop_fd, .events = POLLIN};
+    if (timeout_ms >= 0) /* coalescing: only the stop signal may cut the wait short */
+        poll(&fds[n], 1, timeout_ms);
+    else
+        poll(fds, n + 1, -1);
+}
+
+static guint
+read_ready_sockets(PsSocketReader *self, const struct pollfd *fds)
+{
+    guint received = 0;
+
+    self->wakeup_ms = g_get_real_time() / 1000;
+    for (guint i = 0; i < self->sockets->len; i++) {
+        if (fds[i].revents & POLLIN)
+            received += ps_socket_drain(g_ptr_array_index(self->sockets, i), queue_datagram, self,
+                                        MAX_BATCHES_PER_SOCKET);
+    }
+    publish(self);
+    return received;
+}
+
+static gpointer
+receive_thread(gpointer user_data)
+{
+    PsSocketReader *self = user_data;
+    g_autofree struct pollfd *fds = g_new0(struct pollfd, self->sockets->len + 1);
+
+    while (!g_atomic_int_get(&self->stopping)) {
+        guint received;
+
+        wait_readable(self, fds, -1);
+        received = read_ready_sockets(self, fds);
+        /* A steady stream wakes us for every datagram or two, and each wakeup (poll,
+         * recvmmsg, a handover) costs more than decoding the datagram: at 33,000 datagrams a
+         * second, 40% of the receive CPU. Looking again 4 ms later lets the kernel gather
+         * them (tests/bench/README.md); a buffer of 4 MiB holds 4 ms of 1 GB/s, and flows
+         * wait minutes for their bucket anyway. */
+        if (self->coalesce && received > 0 && received < COALESCE_BELOW)
+            wait_readable(self, fds, COALESCE_MS);
+    }
+    return NULL;
+}
+
+/* ---- on the main thread ---- */
+
+PsSocketReader *
+ps_socket_reader_start(GPtrArray *sockets, gsize queue_bytes)
+{
+    PsSocketReader *self = g_new0(PsSocketReader, 1);
+
+    self->sockets = g_ptr_array_ref(sockets);
+    self->ready_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    self->stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (self->ready_fd < 0 || self->stop_fd < 0)
+        g_error("eventfd: %s", g_strerror(errno)); /* only when out of descriptors at start */
+    /* any datagram fits; pages are touched only as far as a backlog reaches */
+    self->size =
+        MAX(queue_bytes, 2 * entry_size(PS_SOCKET_DATAGRAM_MAX)) & ~(gsize)(ENTRY_ALIGN - 1);
+    self->ring = g_malloc(self->size);
+    self->restart_from = MIN(self->size / 2, RESTART_FROM);
+    self->coalesce = sockets->len > 0;
+    for (guint i = 0; i < sockets->len; i++)
+        self->coalesce &= ps_socket_rcvbuf(g_ptr_array_index(sockets, i)) >= COALESCE_RCVBUF;
+    self->thread = g_thread_new("ps-socket", receive_thread, self);
+    return self;
+}
+
+int
+ps_socket_reader_fd(const PsSocketReader *self)
+{
+    return self->ready_fd;
+}
+
+guint
+ps_socket_reader_drain(PsSocketReader *self, PsQueuedFn fn, gpointer user_data, guint max_datagrams)
+{
+    guint total = 0;
+    guint64 tail = self->tail, head;
+
+    /* cleared before looking: whatever is published from now on signals it again */
+    clear_fd(self->ready_fd);
+    head = __atomic_load_n(&self->head, __ATOMIC_SEQ_CST);
+    while (total < max_datagrams) {
+        gsize index = tail % self->size, to_end = self->size - index;
+        const Entry *entry = (const Entry *)(self->ring + index);
+        if (tail == head) {
+            /* make room, then look again: stop only on an empty ring (see publish) */
+            __atomic_store_n(&self->tail, tail, __ATOMIC_SEQ_CST);
+            head = __atomic_load_n(&self->head, __ATOMIC_SEQ_CST);
+            if (tail == head)
+                return total;
+            continue;
+        }
+        if (to_end < sizeof(Entry) || entry->len == WRAP_MARK) {
+            tail += to_end;
+            continue;
+        }
+        fn(&entry->sender, (const guint8 *)(entry + 1), entry->len, entry->received_ms, user_data);
+        tail += entry_size(entry->len);
+        total++;
+        if (total % PS_SOCKET_BATCH == 0) /* room for the socket thread as we go */
+            __atomic_store_n(&self->tail, tail, __ATOMIC_SEQ_CST);
+    }
+    __atomic_store_n(&self->tail, tail, __ATOMIC_SEQ_CST);
+    signal_fd(self->ready_fd); /* more may wait: come back after timers and signals */
+    return total;
+}
+
+guint64
+ps_socket_reader_queue_full(const PsSocketReader *self)
+{
+    return self == NULL ? 0 : __atomic_load_n(&self->queue_full, __ATOMIC_RELAXED);
+}
+
+void
+ps_socket_reader_stop(PsSocketReader *self)
+{
+    if (self->thread == NULL)
+        return;
+    g_atomic_int_set(&self->stopping, 1);
+    signal_fd(self->stop_fd);
+    g_thread_join(self->thread);
+    self->thread = NULL;
+}
+
+void
+ps_socket_reader_free(PsSocketReader *self)
+{
+    if (self == NULL)
+        return;
+    ps_socket_reader_stop(self);
+    close(self->ready_fd);
+    close(self->stop_fd);
+    g_free(self->ring);
+    g_ptr_array_unref(self->sockets);
+    g_free(self);
+}
