@@ -145,9 +145,9 @@ queue_datagram(const PsAddress *sender, const guint8 *data, gsize len, gpointer 
     if (!make_room(self, at, skip + need))
         return; /* stopping with the queue full: the kernel would have dropped it too */
     if (skip >= sizeof(Entry))
-        ((Entry *)(self->ring + index))->len = WRAP_MARK;
+        ((Entry *)(void *)(self->ring + index))->len = WRAP_MARK;
     at += skip;
-    entry = (Entry *)(self->ring + at % self->size);
+    entry = (Entry *)(void *)(self->ring + at % self->size);
     *entry = (Entry){.len = (guint32)len, .received_ms = self->wakeup_ms, .sender = *sender};
     memcpy(entry + 1, data, len);
     self->written = at + need;
@@ -250,7 +250,7 @@ ps_socket_reader_drain(PsSocketReader *self, PsQueuedFn fn, gpointer user_data, 
     head = __atomic_load_n(&self->head, __ATOMIC_SEQ_CST);
     while (total < max_datagrams) {
         gsize index = tail % self->size, to_end = self->size - index;
-        const Entry *entry = (const Entry *)(self->ring + index);
+        const Entry *entry = (const Entry *)(const void *)(self->ring + index);
         if (tail == head) {
             /* make room, then look again: stop only on an empty ring (see publish) */
             __atomic_store_n(&self->tail, tail, __ATOMIC_SEQ_CST);
