@@ -174,7 +174,7 @@ on_stats_timer(gpointer user_data)
 {
     Collector *collector = user_data;
     GPtrArray *sockets = collector->parts.sockets;
-    guint64 kernel_drops = 0;
+    guint64 kernel_drops = 0, queue_full;
 
     ps_stats_log(collector->parts.dispatch, collector->stats_previous,
                  collector->settings->stats_interval);
@@ -183,10 +183,11 @@ on_stats_timer(gpointer user_data)
     if (kernel_drops > 0)
         g_warning("the kernel dropped %" G_GUINT64_FORMAT " datagrams so far (receive buffer full)",
                   kernel_drops);
-    if (ps_socket_reader_queue_full(collector->parts.reader) > 0)
+    queue_full = ps_socket_reader_queue_full(collector->parts.reader);
+    if (queue_full > 0)
         g_warning("the receive queue was full %" G_GUINT64_FORMAT " times so far (decoding fell "
                   "behind by receive_queue bytes; the kernel buffer took the rest)",
-                  ps_socket_reader_queue_full(collector->parts.reader));
+                  queue_full);
     return G_SOURCE_CONTINUE;
 }
 
