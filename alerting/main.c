@@ -222,18 +222,21 @@ run_live(Alerter *self)
         g_warning("warming up the level factors: %s", error->message);
     self->courier = ps_courier_start(&self->configuration.courier, self->configuration.receivers);
     ps_alerter_metrics_set_courier(self->metrics, self->courier);
+    /* handlers before the log lines that say the alerter is up: a signal sent on seeing them
+     * is then handled (SIGHUP's default action would end the process) */
+    self->loop = g_main_loop_new(NULL, FALSE);
+    g_unix_signal_add(SIGINT, on_stop, self);
+    g_unix_signal_add(SIGTERM, on_stop, self);
+    g_unix_signal_add(SIGHUP, on_reload, self);
     if (!start_metrics(self, &error)) {
         g_printerr("metrics: %s\n", error->message);
+        g_main_loop_unref(self->loop);
         return EXIT_FAILURE;
     }
     g_message("evaluating closed buckets after %" G_GINT64_FORMAT " every %" G_GINT64_FORMAT
               " s; %u webhook(s)",
               self->last_bucket, self->configuration.settings.interval,
               self->configuration.receivers->len);
-    self->loop = g_main_loop_new(NULL, FALSE);
-    g_unix_signal_add(SIGINT, on_stop, self);
-    g_unix_signal_add(SIGTERM, on_stop, self);
-    g_unix_signal_add(SIGHUP, on_reload, self);
     start_polling(self);
     on_poll(self);
     g_main_loop_run(self->loop);

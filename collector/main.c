@@ -335,17 +335,20 @@ run_live(Collector *collector)
     g_autoptr(GError) error = NULL;
     int status = EXIT_SUCCESS;
 
-    if (!bind_and_drop(collector, &error)) {
-        g_printerr("%s\n", error->message);
-        return EXIT_FAILURE;
-    }
+    /* handlers first: a supervisor may signal as soon as the sockets are logged as bound, and
+     * SIGHUP's default action would end the process; they are dispatched once the loop runs */
     collector->loop = g_main_loop_new(NULL, FALSE);
-    collector->parts.reader =
-        ps_socket_reader_start(collector->parts.sockets, (gsize)collector->settings->receive_queue);
-    g_unix_fd_add(ps_socket_reader_fd(collector->parts.reader), G_IO_IN, on_queued, collector);
     g_unix_signal_add(SIGINT, on_stop_signal, collector);
     g_unix_signal_add(SIGTERM, on_stop_signal, collector);
     g_unix_signal_add(SIGHUP, on_reload_signal, collector);
+    if (!bind_and_drop(collector, &error)) {
+        g_printerr("%s\n", error->message);
+        g_main_loop_unref(collector->loop);
+        return EXIT_FAILURE;
+    }
+    collector->parts.reader =
+        ps_socket_reader_start(collector->parts.sockets, (gsize)collector->settings->receive_queue);
+    g_unix_fd_add(ps_socket_reader_fd(collector->parts.reader), G_IO_IN, on_queued, collector);
     schedule_timers(collector, NULL);
     if (collector->metrics != NULL)
         g_timeout_add(PS_COLLECTOR_METRICS_PUBLISH_MS, on_publish_timer, collector);

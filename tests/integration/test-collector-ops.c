@@ -199,6 +199,7 @@ static gboolean
 reload(Fixture *f, const char *contents, const char *needle)
 {
     guint before = ps_test_lines_count(f->collector->err, needle);
+    g_autofree gchar *status = NULL;
     gint64 deadline = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
 
     g_free(ps_ops_write_config(f->dir, "portsurge.conf", contents));
@@ -206,7 +207,12 @@ reload(Fixture *f, const char *contents, const char *needle)
     while (ps_test_lines_count(f->collector->err, needle) == before &&
            g_get_monotonic_time() < deadline)
         ps_ops_pump(20);
-    return ps_test_lines_count(f->collector->err, needle) > before;
+    if (ps_test_lines_count(f->collector->err, needle) > before)
+        return TRUE;
+    status = ps_test_child_describe_status(f->collector);
+    g_test_message("no '%s' within 5 s of SIGHUP; collector: %s", needle, status);
+    ps_test_child_log_stderr(f->collector, "collector");
+    return FALSE;
 }
 
 static const char *const allow_only_first = "[collector]\nallow = 127.0.0.1/32\n";
