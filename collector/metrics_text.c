@@ -25,6 +25,7 @@ typedef struct {
     guint64 exporters_refused;
     guint64 socket_drops;
     guint64 receive_queue_full;
+    guint64 receive_queue_bytes;
     gboolean redis;
     PsFlushStats flush;
     PsAggregateStats aggregate;
@@ -103,6 +104,7 @@ snapshot_take(PsCollectorMetrics *metrics, const PsCollectorParts *parts)
     for (guint i = 0; i < parts->sockets->len; i++)
         snapshot->socket_drops += ps_socket_kernel_drops(g_ptr_array_index(parts->sockets, i));
     snapshot->receive_queue_full = ps_socket_reader_queue_full(parts->reader);
+    snapshot->receive_queue_bytes = ps_socket_reader_queued_bytes(parts->reader);
     if (parts->store != NULL) {
         snapshot->redis = TRUE;
         ps_flush_get_stats(ps_store_flusher(parts->store), &snapshot->flush);
@@ -198,6 +200,10 @@ write_rejected(GString *out, const Snapshot *snapshot)
                       "Times the socket thread found the receive queue full and left datagrams "
                       "in the kernel's buffer (raise receive_queue).");
     ps_metrics_sample_u64(out, P "receive_queue_full_total", snapshot->receive_queue_full, NULL);
+    ps_metrics_family(out, P "receive_queue_bytes", "gauge",
+                      "Bytes of datagrams received and waiting to be decoded; a level that grows "
+                      "toward receive_queue means decoding falls behind.");
+    ps_metrics_sample_u64(out, P "receive_queue_bytes", snapshot->receive_queue_bytes, NULL);
 }
 
 static void

@@ -310,6 +310,18 @@ ps_socket_reader_queue_full(const PsSocketReader *self)
     return self == NULL ? 0 : __atomic_load_n(&self->queue_full, __ATOMIC_RELAXED);
 }
 
+guint64
+ps_socket_reader_queued_bytes(const PsSocketReader *self)
+{
+    guint64 tail, head;
+
+    if (self == NULL)
+        return 0;
+    tail = __atomic_load_n(&self->tail, __ATOMIC_ACQUIRE);
+    head = __atomic_load_n(&self->head, __ATOMIC_ACQUIRE);
+    return head > tail ? head - tail : 0; /* read apart: the tail may pass the head read before */
+}
+
 void
 ps_socket_reader_stop(PsSocketReader *self)
 {

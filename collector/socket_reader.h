@@ -33,6 +33,8 @@ guint ps_socket_reader_drain(PsSocketReader *reader, PsQueuedFn fn, gpointer use
 /* Times the thread found the queue full and stopped reading until the main thread made room (0 for
  * NULL: no reader yet). */
 guint64 ps_socket_reader_queue_full(const PsSocketReader *reader);
+/* Bytes queued and not yet handed out (headers and padding included), from any thread. */
+guint64 ps_socket_reader_queued_bytes(const PsSocketReader *reader);
 
 /* Stops and joins the thread; what it had queued is still handed out by the next
  * ps_socket_reader_drain (call it before ps_socket_reader_free so nothing received is lost). */

@@ -203,7 +203,10 @@ test_full_queue_loses_only_what_is_counted(void)
     send_datagrams(listener, 0, sent, max_len);
     g_usleep(200 * 1000);
     g_assert_cmpuint(ps_socket_reader_queue_full(reader), >=, 1);
+    /* full: less than two of the largest entries short of the whole ring */
+    g_assert_cmpuint(ps_socket_reader_queued_bytes(reader), >, SMALL_QUEUE - 2 * (max_len + 64));
     drain_until_quiet(reader, &seen, max_len);
+    g_assert_cmpuint(ps_socket_reader_queued_bytes(reader), ==, 0);
     g_assert_cmpuint(seen.count, <, sent);
     /* the kernel reports its drops with the next datagram it delivers */
     send_datagrams(listener, sent, 1, max_len);

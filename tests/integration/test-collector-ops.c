@@ -173,6 +173,8 @@ test_metrics(void)
         ps_ops_metric(text, "portsurge_collector_rejected_packets_total{source=\"127.0.0.2\"}"), ==,
         4);
     g_assert_cmpfloat(ps_ops_metric(text, "portsurge_collector_socket_drops_total"), ==, 0);
+    g_assert_cmpfloat(ps_ops_metric(text, "portsurge_collector_receive_queue_full_total"), ==, 0);
+    g_assert_cmpfloat(ps_ops_metric(text, "portsurge_collector_receive_queue_bytes"), ==, 0);
     g_assert_cmpfloat(ps_ops_metric(text, "portsurge_collector_redis_errors_total"), ==, 0);
     g_assert_cmpfloat(
         ps_ops_metric(text, "portsurge_collector_dropped_records_total{reason=\"redis_backlog\"}"),
