@@ -7,7 +7,8 @@ CPU (taskset -c 1) and ps-blast to the other (taskset -c 0), and it measures:
   full blast  ps-blast sends as fast as it can; collector CPU time (utime+stime from
               /proc/PID/stat, after the socket has drained) per million records received.
   rate search the highest rate (records/s) with < 0.1% loss and no growing socket backlog
-              (rx_queue of the port in /proc/net/udp, sampled every 100 ms): doubling from
+              (rx_queue of the port in /proc/net/udp, sampled every 100 ms; for portsurge
+              also the level of its socket thread's ring, from its metrics): doubling from
               half the full-blast capacity, then bisection.
 
 Records received: portsurge from --stats at exit, nfcapd from the "Ident: ... Flows: N" line
@@ -27,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 
 SOURCE_DIR = os.path.dirname(os.path.abspath(__file__))
 REPO_DIR = os.path.dirname(os.path.dirname(SOURCE_DIR))
@@ -194,12 +196,44 @@ class Collector:
         return self.records(version, text)
 
 
+RING_BYTES = 64 << 20  # portsurge-collector's default receive_queue
+
+
 class Portsurge(Collector):
+    """portsurge-collector reads its sockets on a thread of its own into a ring (receive_queue,
+    64 MiB): a collector that falls behind fills the ring before the kernel's buffer, so the
+    ring's level (the metric portsurge_collector_receive_queue_bytes, refreshed every second)
+    is sampled as a second backlog."""
     name = "portsurge"
 
     def command(self, version, port):
         return [self.args.collector, "--listen", f"127.0.0.1:{port}",
-                "--rcvbuf", str(self.args.rcvbuf), "--stats", "--stats-interval", "86400"]
+                "--rcvbuf", str(self.args.rcvbuf), "--stats", "--stats-interval", "86400",
+                "--metrics", "127.0.0.1:0"]
+
+    def start(self, version, port):
+        super().start(version, port)
+        self.metrics_port = None
+        deadline = time.monotonic() + 10
+        while self.metrics_port is None and time.monotonic() < deadline:
+            self.output.seek(0)
+            found = re.search(r"port (\d+), at /metrics", self.output.read())
+            if found:
+                self.metrics_port = int(found.group(1))
+            else:
+                time.sleep(0.02)
+        if self.metrics_port is None:
+            raise RuntimeError(f"{self.name}: no metrics port in its log")
+
+    def queued_bytes(self):
+        """Bytes waiting in the collector's ring at its last metrics refresh."""
+        url = f"http://127.0.0.1:{self.metrics_port}/metrics"
+        with urllib.request.urlopen(url, timeout=2) as reply:
+            text = reply.read().decode()
+        found = re.search(r"^portsurge_collector_receive_queue_bytes (\d+)", text, re.M)
+        if found is None:
+            raise RuntimeError(f"{self.name}: no receive_queue_bytes in its metrics (an old build?)")
+        return int(found.group(1))
 
     def records(self, version, text):
         total = 0
@@ -472,17 +506,24 @@ def run_step(args, collector, version, rate, seconds, warmup=0.0):
                               stdout=subprocess.PIPE, text=True)
     LIVE.append(sender)
     samples = []
+    ring = getattr(collector, "queued_bytes", None)
+    ring_samples = []
     while sender.poll() is None:
         state = udp_socket(port)
         if state is not None:
             samples.append(state[0])
+        if ring is not None:
+            ring_samples.append(ring())
         time.sleep(SAMPLE_INTERVAL)
     sent = json.loads(sender.stdout.read().strip().splitlines()[-1])
     backlog_at_end = samples[-1] if samples else 0
+    ring_at_end = ring_samples[-1] if ring_samples else 0
     drain_deadline = time.monotonic() + DRAIN_TIMEOUT
     while True:
         state = udp_socket(port)
-        if state is None or state[0] == 0 or time.monotonic() > drain_deadline:
+        if (state is None or state[0] == 0) and (ring is None or ring() == 0):
+            break
+        if time.monotonic() > drain_deadline:
             break
         time.sleep(0.02)
     time.sleep(0.1)
@@ -508,7 +549,9 @@ def run_step(args, collector, version, rate, seconds, warmup=0.0):
         "peak_rss_kib": collector.peak_rss_kib, "sender_cpu_seconds": sent["sender_cpu_seconds"],
         "kernel_drops": drops, "other_cpu_seconds": other, "backlog_max": max(samples) if samples else 0,
         "backlog_at_end": backlog_at_end,
-        "backlog_growing": backlog_growing(samples, buffer_bytes),
+        "backlog_growing": backlog_growing(samples, buffer_bytes)
+        or backlog_growing(ring_samples, RING_BYTES),
+        "ring_max": max(ring_samples) if ring_samples else None, "ring_at_end": ring_at_end,
         "warmup_seconds": warmup, "warmup_sent": warm_sent, "warmup_drops": drops_before,
         # what arrived after the warm-up, the part the CPU figures cover
         "measured_received": received - (warm_sent - drops_before * args.records),
@@ -521,11 +564,14 @@ def run_step(args, collector, version, rate, seconds, warmup=0.0):
     step["ok"] = loss < LOSS_LIMIT and not step["backlog_growing"]
     # something else ran on the collector's CPU: a failure may be theirs, not the collector's
     step["contended"] = other > CONTENTION_LIMIT * wall
+    ring_text = (f" ring max {step['ring_max'] // 1024}K end {ring_at_end // 1024}K"
+                 if ring_samples else "")
     log(f"  {collector.name:9} {version:5} rate {fmt_rate(rate) if rate else 'max':>7}: "
         f"sent {sent['records']:>10} ({fmt_rate(sent['records_per_second'])}/s) "
         f"recv {received:>10}{f' (+{warm_sent} warm-up, {drops_before} dgrams dropped)' if warmup else ''} "
         f"loss {100 * loss:6.3f}% cpu {cpu:5.2f}s "
         f"backlog max {step['backlog_max'] // 1024}K end {backlog_at_end // 1024}K"
+        f"{ring_text}"
         f"{' GROWING' if step['backlog_growing'] else ''} other {other:4.2f}s"
         f" sender late max {step['sender_max_behind_ms'] or 0:.1f}ms"
         f"{' CONTENDED' if step['contended'] else ''} -> {'ok' if step['ok'] else 'FAIL'}")
