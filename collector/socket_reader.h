@@ -33,7 +33,8 @@ guint ps_socket_reader_drain(PsSocketReader *reader, PsQueuedFn fn, gpointer use
 /* Times the thread found the queue full and stopped reading until the main thread made room (0 for
  * NULL: no reader yet). */
 guint64 ps_socket_reader_queue_full(const PsSocketReader *reader);
-/* Bytes queued and not yet handed out (headers and padding included), from any thread. */
+/* Bytes queued and not yet handed out (headers and padding included), from any thread (0 for
+ * NULL). */
 guint64 ps_socket_reader_queued_bytes(const PsSocketReader *reader);
 
 /* Stops and joins the thread; what it had queued is still handed out by the next

@@ -18,6 +18,7 @@
 #define BIG_QUEUE   (64 << 20)
 #define RCVBUF      (200 << 10) /* under the default net.core.rmem_max: no warning */
 #define QUIET_MS    300         /* nothing more came for this long: everything queued is out */
+#define LATE_MS     5000        /* an awaited datagram is lost after this long without any */
 
 typedef struct {
     guint count;      /* datagrams handed out */
@@ -113,14 +114,14 @@ on_datagram(const PsAddress *sender, const guint8 *data, gsize len, gint64 recei
     seen->sender = *sender;
 }
 
-/* Drains until nothing came for QUIET_MS. */
+/* Drains until datagram number last came out or nothing came for quiet_ms. */
 static void
-drain_until_quiet(PsSocketReader *reader, Seen *seen, gsize max_len)
+drain_until(PsSocketReader *reader, Seen *seen, gsize max_len, guint last, int quiet_ms)
 {
     Check check = {seen, max_len};
     struct pollfd fd = {.fd = ps_socket_reader_fd(reader), .events = POLLIN};
 
-    while (poll(&fd, 1, QUIET_MS) > 0)
+    while (seen->next <= last && poll(&fd, 1, quiet_ms) > 0)
         ps_socket_reader_drain(reader, on_datagram, &check, 4);
 }
 
@@ -143,17 +144,6 @@ sending_thread(gpointer user_data)
     return NULL;
 }
 
-/* Drains until datagram number last came out or nothing came for 5 s. */
-static void
-drain_through(PsSocketReader *reader, Seen *seen, gsize max_len, guint last)
-{
-    Check check = {seen, max_len};
-    struct pollfd fd = {.fd = ps_socket_reader_fd(reader), .events = POLLIN};
-
-    while (seen->next <= last && poll(&fd, 1, 5000) > 0)
-        ps_socket_reader_drain(reader, on_datagram, &check, 4);
-}
-
 /* Read while they are sent, through the smallest ring: it wraps many times. On a loaded
  * machine the kernel may still drop a few (the thread was not scheduled in time): those
  * are counted, and the sender's last datagram carries their count. */
@@ -174,7 +164,7 @@ test_every_datagram_in_order(void)
     g_ptr_array_add(sockets, listener);
     reader = ps_socket_reader_start(sockets, SMALL_QUEUE);
     sender = g_thread_new("sender", sending_thread, &sending);
-    drain_through(reader, &seen, 2000, sent);
+    drain_until(reader, &seen, 2000, sent, LATE_MS);
     g_thread_join(sender);
     g_assert_cmpuint(seen.next, ==, sent + 1);
     g_assert_cmpuint(seen.mismatches, ==, 0);
@@ -205,12 +195,12 @@ test_full_queue_loses_only_what_is_counted(void)
     g_assert_cmpuint(ps_socket_reader_queue_full(reader), >=, 1);
     /* full: less than two of the largest entries short of the whole ring */
     g_assert_cmpuint(ps_socket_reader_queued_bytes(reader), >, SMALL_QUEUE - 2 * (max_len + 64));
-    drain_until_quiet(reader, &seen, max_len);
+    drain_until(reader, &seen, max_len, G_MAXUINT, QUIET_MS);
     g_assert_cmpuint(ps_socket_reader_queued_bytes(reader), ==, 0);
     g_assert_cmpuint(seen.count, <, sent);
     /* the kernel reports its drops with the next datagram it delivers */
     send_datagrams(listener, sent, 1, max_len);
-    drain_until_quiet(reader, &seen, max_len);
+    drain_until(reader, &seen, max_len, G_MAXUINT, QUIET_MS);
     g_assert_cmpuint(seen.mismatches, ==, 0);
     g_assert_cmpuint(seen.count + ps_socket_kernel_drops(listener), ==, sent + 1);
 }
