@@ -68,6 +68,9 @@ typedef struct {
     guint n_pairs;
     GArray *addresses;   /* PsAddress of each pair */
     GArray *pair_series; /* guint32 series index of each pair */
+    guint64 *seen_destinations; /* fingerprints of (series, destination) pairs, 0 empty */
+    guint seen_destinations_mask;
+    guint n_seen_destinations;
 } Bucket;
 
 struct PsAggregate {
@@ -77,6 +80,7 @@ struct PsAggregate {
     GPtrArray *buckets;    /* Bucket, open ones; a handful at a time */
     gint64 closed_through; /* start of the newest closed bucket */
     guint pairs_hint;      /* pair table size the last closed bucket reached */
+    guint seen_destinations_hint; /* the same for its seen destinations */
     GArray *watched;       /* guint32 keys (proto << 16 | port) of config.new_sources, sorted */
     PsAggregateStats stats;
 };
@@ -134,6 +138,15 @@ ps_network_contains(const PsNetwork *network, const PsAddress *address)
 }
 
 static void bucket_free(Bucket *bucket);
+
+static void
+free_seen_destinations(Bucket *bucket)
+{
+    if (bucket->seen_destinations != NULL)
+        ps_table_free(bucket->seen_destinations,
+                      ((gsize)bucket->seen_destinations_mask + 1) * sizeof(guint64));
+    bucket->seen_destinations = NULL;
+}
 
 static void
 free_pairs(Pair *pairs, guint mask)
@@ -230,6 +243,7 @@ bucket_free(Bucket *bucket)
     g_aligned_free(bucket->series);
     g_free(bucket->index);
     free_pairs(bucket->pairs, bucket->pairs_mask);
+    free_seen_destinations(bucket);
     g_clear_pointer(&bucket->addresses, g_array_unref); /* NULL once handed to a delta */
     g_clear_pointer(&bucket->pair_series, g_array_unref);
     g_free(bucket);
@@ -462,6 +476,57 @@ note_pair(PsAggregate *aggregate, Bucket *bucket, guint32 series, guint64 finger
     return PAIR_NEW;
 }
 
+/* Doubles the seen destinations table (first as large as the last closed bucket's). */
+static void
+grow_seen_destinations(Bucket *bucket, guint first_capacity)
+{
+    guint old_capacity = bucket->seen_destinations == NULL ? 0 : bucket->seen_destinations_mask + 1;
+    guint capacity = old_capacity == 0 ? MAX(PAIRS_MIN, first_capacity) : old_capacity * 2;
+    guint64 *old = bucket->seen_destinations;
+
+    bucket->seen_destinations = ps_table_alloc0(capacity * sizeof(guint64));
+    bucket->seen_destinations_mask = capacity - 1;
+    for (guint i = 0; i < old_capacity; i++) {
+        guint slot;
+        if (old[i] == 0)
+            continue;
+        slot = old[i] & bucket->seen_destinations_mask;
+        while (bucket->seen_destinations[slot] != 0)
+            slot = (slot + 1) & bucket->seen_destinations_mask;
+        bucket->seen_destinations[slot] = old[i];
+    }
+    if (old != NULL)
+        ps_table_free(old, (gsize)old_capacity * sizeof(guint64));
+}
+
+/* Whether a flow's (series, destination) pair may be new to the bucket, so that its sketch
+ * must be updated: FALSE only when it was seen before. The sketch's register would tell as
+ * much, but it is found through the series (two misses in a row), where this slot is known
+ * from the flow alone and asked for early. A full table answers TRUE: the sketch is updated,
+ * nothing is lost. */
+static gboolean
+note_destination(PsAggregate *aggregate, Bucket *bucket, guint64 fingerprint)
+{
+    guint slot;
+
+    if (bucket->seen_destinations == NULL ||
+        (bucket->n_seen_destinations * 2 >= bucket->seen_destinations_mask + 1 &&
+         bucket->n_seen_destinations < aggregate->config.max_sources))
+        grow_seen_destinations(bucket, aggregate->seen_destinations_hint);
+    slot = fingerprint & bucket->seen_destinations_mask;
+    while (bucket->seen_destinations[slot] != 0) {
+        if (bucket->seen_destinations[slot] == fingerprint)
+            return FALSE;
+        slot = (slot + 1) & bucket->seen_destinations_mask;
+    }
+    if (bucket->n_seen_destinations >= aggregate->config.max_sources ||
+        (bucket->n_seen_destinations + 1) * 2 > bucket->seen_destinations_mask + 1)
+        return TRUE;
+    bucket->seen_destinations[slot] = fingerprint;
+    bucket->n_seen_destinations++;
+    return TRUE;
+}
+
 static Bucket *
 find_bucket(PsAggregate *aggregate, gint64 start)
 {
@@ -525,6 +590,7 @@ typedef struct {
     guint64 src_hash;
     guint64 dst_hash;
     guint64 fingerprint; /* of the (series, source) pair: pair_fingerprint(key, src_hash) */
+    guint64 destination; /* of the (series, destination) pair: pair_fingerprint(key, dst_hash) */
 } Prepared;
 
 /* The bucket the last flow of a batch went to, with its start: the flows of a batch share a
@@ -567,10 +633,11 @@ add_counts(PsCounts *counts, const PsFlow *flow, gboolean syn_only)
     counts->syn += syn_only;
 }
 
-/* Counts a flow in the series at index of bucket; fingerprint is its (series, source) pair's. */
+/* Counts a flow in the series at index of bucket; fingerprint is its (series, source) pair's,
+ * destination its (series, destination) pair's. */
 static inline void
 add_to_series(PsAggregate *aggregate, Bucket *bucket, guint index, guint64 fingerprint,
-              const PsFlow *flow, const Prepared *p)
+              guint64 destination, const PsFlow *flow, const Prepared *p)
 {
     Series *series = &bucket->series[index];
     PairResult source;
@@ -585,8 +652,8 @@ add_to_series(PsAggregate *aggregate, Bucket *bucket, guint index, guint64 finge
         series->counts.untracked++;
         aggregate->stats.untracked_sources++;
     }
-    /* destinations are few per port in real traffic: the same registers, cache-hot */
-    ps_hll_add_hash(&series->destinations, p->dst_hash);
+    if (note_destination(aggregate, bucket, destination))
+        ps_hll_add_hash(&series->destinations, p->dst_hash);
 }
 
 static void
@@ -606,10 +673,14 @@ prepare(PsAggregate *aggregate, const PsFlow *flow, gint64 now_ms, LastBucket *l
     p->src_hash = address_hash(&flow->src);
     p->dst_hash = address_hash(&flow->dst);
     p->fingerprint = pair_fingerprint(p->key, p->src_hash);
-    /* the index slot and the pair slot are usually cache misses: ask for them early */
+    p->destination = pair_fingerprint(p->key, p->dst_hash);
+    /* the index slot and the pairs' slots are usually cache misses: ask for them early */
     __builtin_prefetch(&p->bucket->index[key_slot(p->key, p->bucket->index_mask)]);
     if (p->bucket->pairs != NULL)
         __builtin_prefetch(&p->bucket->pairs[p->fingerprint & p->bucket->pairs_mask]);
+    if (p->bucket->seen_destinations != NULL)
+        __builtin_prefetch(
+            &p->bucket->seen_destinations[p->destination & p->bucket->seen_destinations_mask]);
 }
 
 static void
@@ -618,12 +689,13 @@ add_prepared(PsAggregate *aggregate, const PsFlow *flow, const Prepared *p)
     PsDirection direction;
 
     aggregate->stats.flows++;
-    add_to_series(aggregate, p->bucket, p->index, p->fingerprint, flow, p);
+    add_to_series(aggregate, p->bucket, p->index, p->fingerprint, p->destination, flow, p);
     direction = direction_of(aggregate, flow);
     if (direction != PS_DIRECTION_ALL) {
         guint32 key = p->key | (guint32)direction << 24;
         add_to_series(aggregate, p->bucket, find_series(aggregate, p->bucket, key),
-                      pair_fingerprint(key, p->src_hash), flow, p);
+                      pair_fingerprint(key, p->src_hash), pair_fingerprint(key, p->dst_hash),
+                      flow, p);
     }
 }
 
@@ -641,7 +713,7 @@ ps_aggregate_add_batch(PsAggregate *aggregate, const PsFlow *flows, guint n, gin
     LastBucket last = {0, NULL};
 
     g_return_if_fail(n <= PS_AGGREGATE_BATCH);
-    /* four passes so that each flow's cache misses overlap with the others' work */
+    /* three passes so that each flow's cache misses overlap with the others' work */
     for (guint i = 0; i < n; i++)
         prepare(aggregate, &flows[i], now_ms, &last, &prepared[i],
                 skewed != NULL ? &skewed[i] : NULL);
@@ -652,16 +724,8 @@ ps_aggregate_add_batch(PsAggregate *aggregate, const PsFlow *flows, guint n, gin
         p->index = find_series(aggregate, p->bucket, p->key);
         __builtin_prefetch(&p->bucket->series[p->index]);
     }
-    for (guint i = 0; i < n; i++) {
-        const Prepared *p = &prepared[i];
-        const Series *series;
-        if (p->bucket == NULL)
-            continue;
-        series = &p->bucket->series[p->index];
-        /* not the sources' sketch: only a pair new to the bucket updates it, and in steady
-         * traffic almost every pair has been seen, so that prefetch would be wasted */
-        ps_hll_prefetch(&series->destinations, p->dst_hash);
-    }
+    /* no sketch is asked for: only a pair new to the bucket updates one, and in steady
+     * traffic almost every pair has been seen */
     for (guint i = 0; i < n; i++) {
         if (prepared[i].bucket != NULL)
             add_prepared(aggregate, &flows[i], &prepared[i]);
@@ -918,6 +982,8 @@ ps_aggregate_take(PsAggregate *aggregate, gint64 now_ms, gboolean close_all)
             aggregate->closed_through = MAX(aggregate->closed_through, bucket->start);
             if (bucket->start >= aggregate->closed_through && bucket->pairs != NULL)
                 aggregate->pairs_hint = bucket->pairs_mask + 1;
+            if (bucket->start >= aggregate->closed_through && bucket->seen_destinations != NULL)
+                aggregate->seen_destinations_hint = bucket->seen_destinations_mask + 1;
         }
         g_ptr_array_add(deltas, take_bucket(aggregate, bucket, closing));
         if (closing) {

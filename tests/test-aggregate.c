@@ -287,6 +287,33 @@ test_caps_and_top(void)
     g_assert_cmpuint(g_array_index(series->top, PsTopSource, 2).flows, ==, 6);
 }
 
+/* Destinations have no cap: past max_sources the (series, destination) pairs are no longer
+ * remembered, and every flow then updates the sketch itself. */
+static void
+test_destinations_past_cap(void)
+{
+    PsAggregateConfig config;
+    g_autoptr(PsAggregate) aggregate = NULL;
+    g_autoptr(GPtrArray) deltas = NULL;
+    const PsSeriesDelta *series;
+
+    ps_aggregate_config_init(&config);
+    config.max_sources = 8;
+    aggregate = ps_aggregate_new(&config);
+    for (guint round = 0; round < 3; round++) {
+        for (guint i = 0; i < 40; i++) {
+            g_autofree gchar *dst = g_strdup_printf("192.0.2.%u", i);
+            PsFlow flow = make_flow("10.0.0.1", dst, 6, 40000, 445, 0x02);
+            ps_aggregate_add(aggregate, &flow, NOW_MS);
+        }
+    }
+    deltas = ps_aggregate_take(aggregate, NOW_MS, TRUE);
+    series = find_series(deltas, -1, "tcp/445");
+    g_assert_cmpuint(series->counts.flows, ==, 120);
+    g_assert_cmpuint(ps_hll_estimate(&series->destinations), ==, 40);
+    g_assert_cmpuint(ps_hll_estimate(&series->sources), ==, 1);
+}
+
 static void
 test_top_without_cap(void)
 {
@@ -475,6 +502,7 @@ main(int argc, char **argv)
     g_test_add_func("/aggregate/bucket-placement", test_bucket_placement);
     g_test_add_func("/aggregate/close-and-late", test_close_and_late);
     g_test_add_func("/aggregate/caps-and-top", test_caps_and_top);
+    g_test_add_func("/aggregate/destinations-past-cap", test_destinations_past_cap);
     g_test_add_func("/aggregate/top-sources", test_top_without_cap);
     g_test_add_func("/aggregate/cap-with-waiting-flows", test_cap_with_waiting_flows);
     g_test_add_func("/aggregate/source-lists", test_source_lists);
