@@ -6,8 +6,10 @@
  * lookups, and what goes to Redis per flush (ps_aggregate_take) is proportional to the active
  * series, not to the flows. Memory is bounded: at most max_series series and max_sources
  * tracked (series, source) pairs per bucket; a port past the first cap is counted in the
- * "other" series, a source past the second in the series' "untracked" counter. Knows nothing
- * of Redis or sockets. */
+ * "other" series, a source past the second in the series' "untracked" counter. As many
+ * (series, destination) pairs are remembered so that a destination seen again skips its
+ * sketch; past that, flows update the sketch directly, and nothing is lost. Knows nothing of
+ * Redis or sockets. */
 #pragma once
 
 #include "flow.h"
@@ -27,7 +29,8 @@ typedef struct {
     gint64 retention_s;        /* flows older than this are dropped (and counted) */
     guint max_series;          /* per bucket */
     guint max_sources;         /* tracked (series, source) pairs per bucket: top K, and
-                                * sketches touched once per source */
+                                * sketches touched once per source; as many (series,
+                                * destination) pairs remembered */
     guint top_k;
     const guint16 *service_ports; /* besides ports below 1024: the service side of a flow */
     guint n_service_ports;
