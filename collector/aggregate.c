@@ -416,25 +416,51 @@ add_series(PsAggregate *aggregate, Bucket *bucket, guint32 key, guint slot)
  * same from one minute to the next, and doubling up to it from PAIRS_MIN would rehash half a
  * million pairs on the receive thread in the first seconds of every minute (at 100,000 sources
  * the last doublings took tens of milliseconds: datagrams waiting, at high rates lost). */
+static guint
+grown_capacity(guint old_capacity, guint first_capacity)
+{
+    return old_capacity == 0 ? MAX(PAIRS_MIN, first_capacity) : old_capacity * 2;
+}
+
+static guint64
+fingerprint_at(const guint8 *table, guint slot, gsize entry_size)
+{
+    guint64 fingerprint;
+
+    memcpy(&fingerprint, table + (gsize)slot * entry_size, sizeof(fingerprint));
+    return fingerprint;
+}
+
+/* A table of capacity entries (a power of two) holding those of old, each entry_size bytes
+ * and known by the 64-bit fingerprint it starts with (0: empty); frees old. */
+static gpointer
+rehashed(gpointer old, guint old_capacity, guint capacity, gsize entry_size)
+{
+    guint8 *table = ps_table_alloc0((gsize)capacity * entry_size);
+
+    for (guint i = 0; i < old_capacity; i++) {
+        guint64 fingerprint = fingerprint_at(old, i, entry_size);
+        guint slot = fingerprint & (capacity - 1);
+        if (fingerprint == 0)
+            continue;
+        while (fingerprint_at(table, slot, entry_size) != 0)
+            slot = (slot + 1) & (capacity - 1);
+        memcpy(table + (gsize)slot * entry_size, (guint8 *)old + (gsize)i * entry_size,
+               entry_size);
+    }
+    if (old != NULL)
+        ps_table_free(old, (gsize)old_capacity * entry_size);
+    return table;
+}
+
 static void
 grow_pairs(Bucket *bucket, guint first_capacity)
 {
     guint old_capacity = bucket->pairs == NULL ? 0 : bucket->pairs_mask + 1;
-    guint capacity = old_capacity == 0 ? MAX(PAIRS_MIN, first_capacity) : old_capacity * 2;
-    Pair *old = bucket->pairs;
+    guint capacity = grown_capacity(old_capacity, first_capacity);
 
-    bucket->pairs = ps_table_alloc0(capacity * sizeof(Pair));
+    bucket->pairs = rehashed(bucket->pairs, old_capacity, capacity, sizeof(Pair));
     bucket->pairs_mask = capacity - 1;
-    for (guint i = 0; i < old_capacity; i++) {
-        guint slot;
-        if (old[i].fingerprint == 0)
-            continue;
-        slot = old[i].fingerprint & bucket->pairs_mask;
-        while (bucket->pairs[slot].fingerprint != 0)
-            slot = (slot + 1) & bucket->pairs_mask;
-        bucket->pairs[slot] = old[i];
-    }
-    free_pairs(old, old_capacity - 1);
 }
 
 /* Notes a flow's (series, source) pair and counts its flows for the top K. */
@@ -481,22 +507,11 @@ static void
 grow_seen_destinations(Bucket *bucket, guint first_capacity)
 {
     guint old_capacity = bucket->seen_destinations == NULL ? 0 : bucket->seen_destinations_mask + 1;
-    guint capacity = old_capacity == 0 ? MAX(PAIRS_MIN, first_capacity) : old_capacity * 2;
-    guint64 *old = bucket->seen_destinations;
+    guint capacity = grown_capacity(old_capacity, first_capacity);
 
-    bucket->seen_destinations = ps_table_alloc0(capacity * sizeof(guint64));
+    bucket->seen_destinations =
+        rehashed(bucket->seen_destinations, old_capacity, capacity, sizeof(guint64));
     bucket->seen_destinations_mask = capacity - 1;
-    for (guint i = 0; i < old_capacity; i++) {
-        guint slot;
-        if (old[i] == 0)
-            continue;
-        slot = old[i] & bucket->seen_destinations_mask;
-        while (bucket->seen_destinations[slot] != 0)
-            slot = (slot + 1) & bucket->seen_destinations_mask;
-        bucket->seen_destinations[slot] = old[i];
-    }
-    if (old != NULL)
-        ps_table_free(old, (gsize)old_capacity * sizeof(guint64));
 }
 
 /* Whether a flow's (series, destination) pair may be new to the bucket, so that its sketch
