@@ -25,7 +25,7 @@
 typedef struct {
     _Alignas(64) guint32 key; /* direction << 24 | proto << 16 | port, or OTHER_KEY */
     gboolean dirty;
-    PsHll destinations; /* updated by every flow */
+    PsHll destinations; /* updated only by a (series, destination) pair new to the bucket */
     PsCounts counts;    /* since the last take */
     PsHll sources;      /* updated only by a (series, source) pair new to the bucket */
     PsCounts taken;     /* the sum of what earlier takes handed out: counts + taken is the

@@ -57,18 +57,6 @@ ps_hll_hash4(const guint8 member[4])
     return h;
 }
 
-/* Asks the CPU for the memory a later ps_hll_add_hash(hash) will touch. */
-static inline void
-ps_hll_prefetch(const PsHll *hll, guint64 hash)
-{
-    guint index = hash & (PS_HLL_REGISTERS - 1);
-
-    if (hll->dense != NULL)
-        __builtin_prefetch(&hll->dense[index]);
-    else if (hll->sparse != NULL)
-        __builtin_prefetch(&hll->sparse[ps_hll_sparse_slot(index, hll->sparse_bits)]);
-}
-
 /* Sets a register to rank if that raises it (the general case of ps_hll_add_hash). */
 gboolean ps_hll_set_register(PsHll *hll, guint index, guint8 rank);
 
