@@ -139,20 +139,18 @@ ps_network_contains(const PsNetwork *network, const PsAddress *address)
 
 static void bucket_free(Bucket *bucket);
 
+/* Frees a fingerprint table (the pairs, the seen destinations) of mask + 1 entries. */
 static void
-free_seen_destinations(Bucket *bucket)
+free_table(gpointer table, guint mask, gsize entry_size)
 {
-    if (bucket->seen_destinations != NULL)
-        ps_table_free(bucket->seen_destinations,
-                      ((gsize)bucket->seen_destinations_mask + 1) * sizeof(guint64));
-    bucket->seen_destinations = NULL;
+    if (table != NULL)
+        ps_table_free(table, ((gsize)mask + 1) * entry_size);
 }
 
 static void
 free_pairs(Pair *pairs, guint mask)
 {
-    if (pairs != NULL)
-        ps_table_free(pairs, ((gsize)mask + 1) * sizeof(Pair));
+    free_table(pairs, mask, sizeof(Pair));
 }
 
 void
@@ -243,7 +241,7 @@ bucket_free(Bucket *bucket)
     g_aligned_free(bucket->series);
     g_free(bucket->index);
     free_pairs(bucket->pairs, bucket->pairs_mask);
-    free_seen_destinations(bucket);
+    free_table(bucket->seen_destinations, bucket->seen_destinations_mask, sizeof(guint64));
     g_clear_pointer(&bucket->addresses, g_array_unref); /* NULL once handed to a delta */
     g_clear_pointer(&bucket->pair_series, g_array_unref);
     g_free(bucket);
@@ -448,9 +446,22 @@ rehashed(gpointer old, guint old_capacity, guint capacity, gsize entry_size)
         memcpy(table + (gsize)slot * entry_size, (guint8 *)old + (gsize)i * entry_size,
                entry_size);
     }
-    if (old != NULL)
-        ps_table_free(old, (gsize)old_capacity * entry_size);
+    free_table(old, old_capacity - 1, entry_size);
     return table;
+}
+
+/* The fingerprint tables are kept at most half full, and stop growing at max entries: past
+ * that, what does not fit is not remembered. */
+static gboolean
+table_should_grow(gconstpointer table, guint n, guint mask, guint max)
+{
+    return table == NULL || (n * 2 >= mask + 1 && n < max);
+}
+
+static gboolean
+table_has_room(guint n, guint mask, guint max)
+{
+    return n < max && (n + 1) * 2 <= mask + 1;
 }
 
 static void
@@ -480,8 +491,8 @@ note_pair(PsAggregate *aggregate, Bucket *bucket, guint32 series, guint64 finger
 {
     guint slot;
 
-    if (bucket->pairs == NULL || (bucket->n_pairs * 2 >= bucket->pairs_mask + 1 &&
-                                  bucket->n_pairs < aggregate->config.max_sources))
+    if (table_should_grow(bucket->pairs, bucket->n_pairs, bucket->pairs_mask,
+                          aggregate->config.max_sources))
         grow_pairs(bucket, aggregate->pairs_hint);
     slot = fingerprint & bucket->pairs_mask;
     while (bucket->pairs[slot].fingerprint != 0) {
@@ -491,8 +502,7 @@ note_pair(PsAggregate *aggregate, Bucket *bucket, guint32 series, guint64 finger
         }
         slot = (slot + 1) & bucket->pairs_mask;
     }
-    if (bucket->n_pairs >= aggregate->config.max_sources ||
-        (bucket->n_pairs + 1) * 2 > bucket->pairs_mask + 1)
+    if (!table_has_room(bucket->n_pairs, bucket->pairs_mask, aggregate->config.max_sources))
         return PAIR_FULL;
     bucket->pairs[slot] =
         (Pair){.fingerprint = fingerprint, .flows = 1, .address = bucket->addresses->len};
@@ -524,9 +534,8 @@ note_destination(PsAggregate *aggregate, Bucket *bucket, guint64 fingerprint)
 {
     guint slot;
 
-    if (bucket->seen_destinations == NULL ||
-        (bucket->n_seen_destinations * 2 >= bucket->seen_destinations_mask + 1 &&
-         bucket->n_seen_destinations < aggregate->config.max_sources))
+    if (table_should_grow(bucket->seen_destinations, bucket->n_seen_destinations,
+                          bucket->seen_destinations_mask, aggregate->config.max_sources))
         grow_seen_destinations(bucket, aggregate->seen_destinations_hint);
     slot = fingerprint & bucket->seen_destinations_mask;
     while (bucket->seen_destinations[slot] != 0) {
@@ -534,8 +543,8 @@ note_destination(PsAggregate *aggregate, Bucket *bucket, guint64 fingerprint)
             return FALSE;
         slot = (slot + 1) & bucket->seen_destinations_mask;
     }
-    if (bucket->n_seen_destinations >= aggregate->config.max_sources ||
-        (bucket->n_seen_destinations + 1) * 2 > bucket->seen_destinations_mask + 1)
+    if (!table_has_room(bucket->n_seen_destinations, bucket->seen_destinations_mask,
+                        aggregate->config.max_sources))
         return TRUE;
     bucket->seen_destinations[slot] = fingerprint;
     bucket->n_seen_destinations++;
@@ -982,6 +991,16 @@ take_bucket(const PsAggregate *aggregate, Bucket *bucket, gboolean closing)
     return delta;
 }
 
+/* The next bucket's tables start as large as those of the newest closed one. */
+static void
+remember_table_sizes(PsAggregate *aggregate, const Bucket *bucket)
+{
+    if (bucket->pairs != NULL)
+        aggregate->pairs_hint = bucket->pairs_mask + 1;
+    if (bucket->seen_destinations != NULL)
+        aggregate->seen_destinations_hint = bucket->seen_destinations_mask + 1;
+}
+
 GPtrArray *
 ps_aggregate_take(PsAggregate *aggregate, gint64 now_ms, gboolean close_all)
 {
@@ -995,10 +1014,8 @@ ps_aggregate_take(PsAggregate *aggregate, gint64 now_ms, gboolean close_all)
 
         if (closing) {
             aggregate->closed_through = MAX(aggregate->closed_through, bucket->start);
-            if (bucket->start >= aggregate->closed_through && bucket->pairs != NULL)
-                aggregate->pairs_hint = bucket->pairs_mask + 1;
-            if (bucket->start >= aggregate->closed_through && bucket->seen_destinations != NULL)
-                aggregate->seen_destinations_hint = bucket->seen_destinations_mask + 1;
+            if (bucket->start >= aggregate->closed_through)
+                remember_table_sizes(aggregate, bucket);
         }
         g_ptr_array_add(deltas, take_bucket(aggregate, bucket, closing));
         if (closing) {
