@@ -37,7 +37,12 @@ G_STATIC_ASSERT(offsetof(Series, counts) + offsetof(PsCounts, untracked) == 64);
 /* One (series, source) pair of a bucket, for the top K, and so that a source seen again
  * does not touch the sketch again. 16 bytes, so that a probe is one cache line: the pair is
  * known by a 64-bit fingerprint of (series, address), the address itself is kept aside for the
- * top K. fingerprint 0 marks an empty slot. */
+ * top K (Bucket.pair_addresses). fingerprint 0 marks an empty slot.
+ *
+ * It also remembers where its last flow went: a source's flows on a port mostly go to one
+ * destination, and a flow whose destination is its pair's last one needs no look at the seen
+ * destinations (a random line of a table as large as this one): that destination was noted
+ * when the last flow came. */
 typedef enum {
     PAIR_SEEN, /* seen before in this bucket: the sketch already has it */
     PAIR_NEW,
@@ -47,7 +52,7 @@ typedef enum {
 typedef struct {
     guint64 fingerprint;
     guint32 flows;
-    guint32 address; /* index into Bucket.addresses */
+    guint32 last_destination; /* destination_tag() of the pair's last flow */
 } Pair;
 
 /* A slot of the series index: the key beside the position, so a lookup touches one line. */
@@ -64,6 +69,7 @@ typedef struct {
     Slot *index;    /* open addressing */
     guint index_mask;
     Pair *pairs;
+    guint32 *pair_addresses; /* beside each slot of pairs: its index into addresses */
     guint pairs_mask;
     guint n_pairs;
     GArray *addresses;   /* PsAddress of each pair */
@@ -148,9 +154,10 @@ free_table(gpointer table, guint mask, gsize entry_size)
 }
 
 static void
-free_pairs(Pair *pairs, guint mask)
+free_pairs(Pair *pairs, guint32 *pair_addresses, guint mask)
 {
     free_table(pairs, mask, sizeof(Pair));
+    free_table(pair_addresses, mask, sizeof(guint32));
 }
 
 void
@@ -238,9 +245,9 @@ bucket_free(Bucket *bucket)
 {
     for (guint i = 0; i < bucket->n_series; i++)
         series_clear(&bucket->series[i]);
-    g_aligned_free(bucket->series);
+    free_table(bucket->series, bucket->series_capacity - 1, sizeof(Series));
     g_free(bucket->index);
-    free_pairs(bucket->pairs, bucket->pairs_mask);
+    free_pairs(bucket->pairs, bucket->pair_addresses, bucket->pairs_mask);
     free_table(bucket->seen_destinations, bucket->seen_destinations_mask, sizeof(guint64));
     g_clear_pointer(&bucket->addresses, g_array_unref); /* NULL once handed to a delta */
     g_clear_pointer(&bucket->pair_series, g_array_unref);
@@ -357,16 +364,18 @@ grow_index(Bucket *bucket)
     }
 }
 
-/* Doubles the series table, keeping its alignment (which realloc would not). */
+/* Doubles the series table, keeping its alignment (which realloc would not). In huge pages
+ * from 2 MiB (10,000 ports: 6 MiB): every flow touches its series at random, and with 4 KiB
+ * pages most of those touches also missed the TLB (~3 ns a record at 10,000 ports). */
 static void
 grow_series(Bucket *bucket)
 {
     guint capacity = MAX(SERIES_MIN, bucket->series_capacity * 2);
-    Series *grown = g_aligned_alloc(capacity, sizeof(Series), 64);
+    Series *grown = ps_table_alloc0((gsize)capacity * sizeof(Series));
 
     if (bucket->n_series > 0)
         memcpy(grown, bucket->series, bucket->n_series * sizeof(Series));
-    g_aligned_free(bucket->series);
+    free_table(bucket->series, bucket->series_capacity - 1, sizeof(Series));
     bucket->series = grown;
     bucket->series_capacity = capacity;
 }
@@ -430,11 +439,14 @@ fingerprint_at(const guint8 *table, guint slot, gsize entry_size)
 }
 
 /* A table of capacity entries (a power of two) holding those of old, each entry_size bytes
- * and known by the 64-bit fingerprint it starts with (0: empty); frees old. */
+ * and known by the 64-bit fingerprint it starts with (0: empty); frees old. A table kept
+ * beside it, slot for slot (*beside, entries of beside_size; NULL: none), moves with it. */
 static gpointer
-rehashed(gpointer old, guint old_capacity, guint capacity, gsize entry_size)
+rehashed(gpointer old, guint old_capacity, guint capacity, gsize entry_size, gpointer *beside,
+         gsize beside_size)
 {
     guint8 *table = ps_table_alloc0((gsize)capacity * entry_size);
+    guint8 *moved = beside != NULL ? ps_table_alloc0((gsize)capacity * beside_size) : NULL;
 
     for (guint i = 0; i < old_capacity; i++) {
         guint64 fingerprint = fingerprint_at(old, i, entry_size);
@@ -445,8 +457,15 @@ rehashed(gpointer old, guint old_capacity, guint capacity, gsize entry_size)
             slot = (slot + 1) & (capacity - 1);
         memcpy(table + (gsize)slot * entry_size, (guint8 *)old + (gsize)i * entry_size,
                entry_size);
+        if (moved != NULL)
+            memcpy(moved + (gsize)slot * beside_size, (guint8 *)*beside + (gsize)i * beside_size,
+                   beside_size);
     }
     free_table(old, old_capacity - 1, entry_size);
+    if (beside != NULL) {
+        free_table(*beside, old_capacity - 1, beside_size);
+        *beside = moved;
+    }
     return table;
 }
 
@@ -470,11 +489,11 @@ grow_pairs(Bucket *bucket, guint first_capacity)
     guint old_capacity = bucket->pairs == NULL ? 0 : bucket->pairs_mask + 1;
     guint capacity = grown_capacity(old_capacity, first_capacity);
 
-    bucket->pairs = rehashed(bucket->pairs, old_capacity, capacity, sizeof(Pair));
+    bucket->pairs = rehashed(bucket->pairs, old_capacity, capacity, sizeof(Pair),
+                             (gpointer *)&bucket->pair_addresses, sizeof(guint32));
     bucket->pairs_mask = capacity - 1;
 }
 
-/* Notes a flow's (series, source) pair and counts its flows for the top K. */
 /* The pair's fingerprint: from the series key (known before the series is looked up, so the
  * slot can be prefetched) and the address's hash. */
 static guint64
@@ -485,9 +504,20 @@ pair_fingerprint(guint32 key, guint64 address_hash)
     return fingerprint + (fingerprint == 0); /* 0 marks empty slots */
 }
 
+/* What a pair remembers of its last flow's destination: 32 bits of the (series, destination)
+ * fingerprint. Two destinations of one pair share a tag once in 4 billion: the later one's
+ * register may then go unset, far below the sketch's own error. */
+static guint32
+destination_tag(guint64 destination)
+{
+    return destination >> 32;
+}
+
+/* Notes a flow's (series, source) pair and counts its flows for the top K; *same_destination
+ * tells whether a pair seen before had its last flow to this flow's destination. */
 static PairResult
 note_pair(PsAggregate *aggregate, Bucket *bucket, guint32 series, guint64 fingerprint,
-          const PsAddress *address)
+          const PsAddress *address, guint32 destination, gboolean *same_destination)
 {
     guint slot;
 
@@ -498,6 +528,8 @@ note_pair(PsAggregate *aggregate, Bucket *bucket, guint32 series, guint64 finger
     while (bucket->pairs[slot].fingerprint != 0) {
         if (bucket->pairs[slot].fingerprint == fingerprint) {
             bucket->pairs[slot].flows++;
+            *same_destination = bucket->pairs[slot].last_destination == destination;
+            bucket->pairs[slot].last_destination = destination;
             return PAIR_SEEN;
         }
         slot = (slot + 1) & bucket->pairs_mask;
@@ -505,7 +537,8 @@ note_pair(PsAggregate *aggregate, Bucket *bucket, guint32 series, guint64 finger
     if (!table_has_room(bucket->n_pairs, bucket->pairs_mask, aggregate->config.max_sources))
         return PAIR_FULL;
     bucket->pairs[slot] =
-        (Pair){.fingerprint = fingerprint, .flows = 1, .address = bucket->addresses->len};
+        (Pair){.fingerprint = fingerprint, .flows = 1, .last_destination = destination};
+    bucket->pair_addresses[slot] = bucket->addresses->len;
     g_array_append_val(bucket->addresses, *address);
     g_array_append_val(bucket->pair_series, series);
     bucket->n_pairs++;
@@ -520,7 +553,7 @@ grow_seen_destinations(Bucket *bucket, guint first_capacity)
     guint capacity = grown_capacity(old_capacity, first_capacity);
 
     bucket->seen_destinations =
-        rehashed(bucket->seen_destinations, old_capacity, capacity, sizeof(guint64));
+        rehashed(bucket->seen_destinations, old_capacity, capacity, sizeof(guint64), NULL, 0);
     bucket->seen_destinations_mask = capacity - 1;
 }
 
@@ -665,18 +698,20 @@ add_to_series(PsAggregate *aggregate, Bucket *bucket, guint index, guint64 finge
 {
     Series *series = &bucket->series[index];
     PairResult source;
+    gboolean same_destination = FALSE;
 
     add_counts(&series->counts, flow, p->syn_only);
     series->dirty = TRUE;
     /* a source already seen for this series in this bucket cannot change its sketch */
-    source = note_pair(aggregate, bucket, index, fingerprint, &flow->src);
+    source = note_pair(aggregate, bucket, index, fingerprint, &flow->src,
+                       destination_tag(destination), &same_destination);
     if (source != PAIR_SEEN)
         ps_hll_add_hash(&series->sources, p->src_hash);
     if (source == PAIR_FULL) {
         series->counts.untracked++;
         aggregate->stats.untracked_sources++;
     }
-    if (note_destination(aggregate, bucket, destination))
+    if (!same_destination && note_destination(aggregate, bucket, destination))
         ps_hll_add_hash(&series->destinations, p->dst_hash);
 }
 
@@ -698,13 +733,29 @@ prepare(PsAggregate *aggregate, const PsFlow *flow, gint64 now_ms, LastBucket *l
     p->dst_hash = address_hash(&flow->dst);
     p->fingerprint = pair_fingerprint(p->key, p->src_hash);
     p->destination = pair_fingerprint(p->key, p->dst_hash);
-    /* the index slot and the pairs' slots are usually cache misses: ask for them early */
+    /* the index slot and the pair's slot are usually cache misses: ask for them early */
     __builtin_prefetch(&p->bucket->index[key_slot(p->key, p->bucket->index_mask)]);
     if (p->bucket->pairs != NULL)
         __builtin_prefetch(&p->bucket->pairs[p->fingerprint & p->bucket->pairs_mask]);
-    if (p->bucket->seen_destinations != NULL)
-        __builtin_prefetch(
-            &p->bucket->seen_destinations[p->destination & p->bucket->seen_destinations_mask]);
+}
+
+/* Asks for the flow's seen destinations slot, unless the pair's slot (asked for a pass
+ * earlier) shows that the pair's last flow went to the same destination: then add_to_series
+ * will not need it. A pair further along its probe is not looked for: the slot is asked for. */
+static void
+prefetch_destination(const Prepared *p)
+{
+    const Bucket *bucket = p->bucket;
+
+    if (bucket->seen_destinations == NULL)
+        return;
+    if (bucket->pairs != NULL) {
+        const Pair *pair = &bucket->pairs[p->fingerprint & bucket->pairs_mask];
+        if (pair->fingerprint == p->fingerprint &&
+            pair->last_destination == destination_tag(p->destination))
+            return;
+    }
+    __builtin_prefetch(&bucket->seen_destinations[p->destination & bucket->seen_destinations_mask]);
 }
 
 static void
@@ -747,6 +798,7 @@ ps_aggregate_add_batch(PsAggregate *aggregate, const PsFlow *flows, guint n, gin
             continue;
         p->index = find_series(aggregate, p->bucket, p->key);
         __builtin_prefetch(&p->bucket->series[p->index]);
+        prefetch_destination(p);
     }
     /* no sketch is asked for: only a pair new to the bucket updates one, and in steady
      * traffic almost every pair has been seen */
@@ -828,6 +880,7 @@ offer_top(GArray *top, guint k, const PsTopSource *candidate)
 /* What a closing bucket's top K is ranked from: its pair table, taken from the bucket. */
 struct PsTopPending {
     Pair *pairs;
+    guint32 *pair_addresses; /* beside each slot of pairs: its index into addresses */
     guint pairs_mask;
     GArray *addresses;   /* PsAddress of each pair */
     GArray *pair_series; /* guint32 series index of each pair */
@@ -840,6 +893,7 @@ top_pending_take(const PsAggregate *aggregate, Bucket *bucket)
     PsTopPending *pending = g_new0(PsTopPending, 1);
 
     pending->pairs = g_steal_pointer(&bucket->pairs);
+    pending->pair_addresses = g_steal_pointer(&bucket->pair_addresses);
     pending->pairs_mask = bucket->pairs_mask;
     pending->addresses = g_steal_pointer(&bucket->addresses);
     pending->pair_series = g_steal_pointer(&bucket->pair_series);
@@ -850,7 +904,7 @@ top_pending_take(const PsAggregate *aggregate, Bucket *bucket)
 static void
 top_pending_free(PsTopPending *pending)
 {
-    free_pairs(pending->pairs, pending->pairs_mask);
+    free_pairs(pending->pairs, pending->pair_addresses, pending->pairs_mask);
     g_array_unref(pending->addresses);
     g_array_unref(pending->pair_series);
     g_free(pending);
@@ -863,15 +917,13 @@ top_pending_free(PsTopPending *pending)
 static void
 prefetch_pair_source(const PsTopPending *pending, guint slot)
 {
-    const Pair *pair;
+    guint32 address;
 
-    if (slot > pending->pairs_mask)
+    if (slot > pending->pairs_mask || pending->pairs[slot].fingerprint == 0)
         return;
-    pair = &pending->pairs[slot];
-    if (pair->fingerprint == 0)
-        return;
-    __builtin_prefetch(&g_array_index(pending->addresses, PsAddress, pair->address));
-    __builtin_prefetch(&g_array_index(pending->pair_series, guint32, pair->address));
+    address = pending->pair_addresses[slot];
+    __builtin_prefetch(&g_array_index(pending->addresses, PsAddress, address));
+    __builtin_prefetch(&g_array_index(pending->pair_series, guint32, address));
 }
 
 /* Top K sources of each of n_series series, from the pair table; on the way, the sources of
@@ -892,8 +944,8 @@ top_sources(const PsTopPending *pending, guint n_series, GArray **lists)
         prefetch_pair_source(pending, i + TOP_PREFETCH_AHEAD);
         if (pair->fingerprint == 0)
             continue;
-        series = g_array_index(pending->pair_series, guint32, pair->address);
-        top.source = g_array_index(pending->addresses, PsAddress, pair->address);
+        series = g_array_index(pending->pair_series, guint32, pending->pair_addresses[i]);
+        top.source = g_array_index(pending->addresses, PsAddress, pending->pair_addresses[i]);
         top.flows = pair->flows;
         offer_top(g_ptr_array_index(tops, series), k, &top);
         if (lists[series] != NULL)
@@ -912,7 +964,7 @@ ps_bucket_delta_pending_bytes(const PsBucketDelta *delta)
     if (pending == NULL)
         return 0;
     return sizeof(*pending) +
-           (pending->pairs != NULL ? (pending->pairs_mask + 1) * sizeof(Pair) : 0) +
+           (pending->pairs != NULL ? (pending->pairs_mask + 1) * (sizeof(Pair) + sizeof(guint32)) : 0) +
            pending->addresses->len * (sizeof(PsAddress) + sizeof(guint32));
 }
 

@@ -4,7 +4,8 @@
 
 #include "table_memory.h"
 
-#define HUGE_PAGE ((gsize)2 << 20)
+#define HUGE_PAGE  ((gsize)2 << 20)
+#define CACHE_LINE 64
 
 /* Below a huge page, malloc's own memory does as well. */
 static gboolean
@@ -25,8 +26,10 @@ ps_table_alloc0(gsize bytes)
     gsize size = rounded_up(bytes), lead;
     guint8 *mapped, *aligned;
 
+    /* 64-byte aligned, so that no entry of a table of 16, 32 or 64-byte entries (the series
+     * are 192) straddles two cache lines */
     if (!is_big(bytes))
-        return g_malloc0(bytes);
+        return g_aligned_alloc0(1, MAX(bytes, 1), CACHE_LINE);
     /* a huge page must start on a 2 MiB boundary: map one more and trim both ends */
     mapped = mmap(NULL, size + HUGE_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
                   -1, 0);
@@ -47,7 +50,7 @@ ps_table_free(void *memory, gsize bytes)
     if (memory == NULL)
         return;
     if (!is_big(bytes)) {
-        g_free(memory);
+        g_aligned_free(memory);
         return;
     }
     munmap(memory, rounded_up(bytes));

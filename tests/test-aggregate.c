@@ -314,6 +314,37 @@ test_destinations_past_cap(void)
     g_assert_cmpuint(ps_hll_estimate(&series->sources), ==, 1);
 }
 
+/* A pair remembers its last flow's destination, and a flow to that destination skips the
+ * seen destinations: destinations that come back, alternate or repeat within one batch all
+ * count once, and a new one after them counts. */
+static void
+test_destinations_of_one_pair(void)
+{
+    static const guint pattern[] = {1, 1, 2, 1, 3, 2, 3, 3, 1, 2, 4, 4, 1};
+    PsAggregateConfig config;
+    g_autoptr(PsAggregate) aggregate = NULL;
+    g_autoptr(GPtrArray) deltas = NULL;
+    PsFlow flows[G_N_ELEMENTS(pattern) + 1];
+    const PsSeriesDelta *series;
+
+    ps_aggregate_config_init(&config);
+    aggregate = ps_aggregate_new(&config);
+    for (guint i = 0; i < G_N_ELEMENTS(pattern); i++) {
+        g_autofree gchar *dst = g_strdup_printf("192.0.2.%u", pattern[i]);
+        flows[i] = make_flow("10.0.0.1", dst, 6, 40000, 445, 0x02);
+    }
+    flows[G_N_ELEMENTS(pattern)] = make_flow("10.0.0.2", "192.0.2.5", 6, 40000, 445, 0x02);
+    /* once as one batch (the pair's slot read before its flows are counted), then flow by flow */
+    ps_aggregate_add_batch(aggregate, flows, G_N_ELEMENTS(flows), NOW_MS, NULL);
+    for (guint i = 0; i < G_N_ELEMENTS(flows); i++)
+        ps_aggregate_add(aggregate, &flows[i], NOW_MS);
+    deltas = ps_aggregate_take(aggregate, NOW_MS, TRUE);
+    series = find_series(deltas, -1, "tcp/445");
+    g_assert_cmpuint(series->counts.flows, ==, 2 * G_N_ELEMENTS(flows));
+    g_assert_cmpuint(ps_hll_estimate(&series->destinations), ==, 5);
+    g_assert_cmpuint(ps_hll_estimate(&series->sources), ==, 2);
+}
+
 static void
 test_top_without_cap(void)
 {
@@ -503,6 +534,7 @@ main(int argc, char **argv)
     g_test_add_func("/aggregate/close-and-late", test_close_and_late);
     g_test_add_func("/aggregate/caps-and-top", test_caps_and_top);
     g_test_add_func("/aggregate/destinations-past-cap", test_destinations_past_cap);
+    g_test_add_func("/aggregate/destinations-of-one-pair", test_destinations_of_one_pair);
     g_test_add_func("/aggregate/top-sources", test_top_without_cap);
     g_test_add_func("/aggregate/cap-with-waiting-flows", test_cap_with_waiting_flows);
     g_test_add_func("/aggregate/source-lists", test_source_lists);
