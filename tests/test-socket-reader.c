@@ -205,6 +205,33 @@ test_full_queue_loses_only_what_is_counted(void)
     g_assert_cmpuint(seen.count + ps_socket_kernel_drops(listener), ==, sent + 1);
 }
 
+/* Nobody drains while 13 MiB arrive: past 8 MiB of backlog the thread writes entries past the
+ * cache (streaming stores); every datagram still comes out whole and in order, whatever its
+ * length's remainder of 16. */
+static void
+test_deep_queue_comes_out_whole(void)
+{
+    const gsize max_len = 12000;
+    const guint sent = 2200;
+    g_autoptr(PsSocket) listener = open_loopback();
+    g_autoptr(GPtrArray) sockets = g_ptr_array_new();
+    g_autoptr(PsSocketReader) reader = NULL;
+    Seen seen = {0};
+
+    g_ptr_array_add(sockets, listener);
+    reader = ps_socket_reader_start(sockets, BIG_QUEUE);
+    send_datagrams(listener, 0, sent, max_len);
+    g_usleep(300 * 1000);
+    send_datagrams(listener, sent, 1, max_len); /* carries the count of any kernel drops */
+    g_usleep(300 * 1000);
+    g_assert_cmpuint(ps_socket_reader_queued_bytes(reader), >, 9 << 20);
+    drain_until(reader, &seen, max_len, sent, LATE_MS);
+    g_assert_cmpuint(seen.next, ==, sent + 1);
+    g_assert_cmpuint(seen.mismatches, ==, 0);
+    g_assert_cmpuint(seen.count + ps_socket_kernel_drops(listener), ==, sent + 1);
+    g_assert_cmpuint(seen.count, >, sent - 100);
+}
+
 /* What the thread had queued when told to stop is still handed out. */
 static void
 test_stop_hands_out_the_queue(void)
@@ -238,6 +265,7 @@ main(int argc, char **argv)
     g_test_add_func("/socket-reader/every-datagram-in-order", test_every_datagram_in_order);
     g_test_add_func("/socket-reader/full-queue-loses-only-what-is-counted",
                     test_full_queue_loses_only_what_is_counted);
+    g_test_add_func("/socket-reader/deep-queue-comes-out-whole", test_deep_queue_comes_out_whole);
     g_test_add_func("/socket-reader/stop-hands-out-the-queue", test_stop_hands_out_the_queue);
     return g_test_run();
 }
