@@ -1,6 +1,7 @@
 /* UDP receive for export packets: bind IPv4/IPv6 (dual-stack for "[::]"), a large receive
  * buffer, and batches of datagrams per system call (recvmmsg). The kernel's own drop counter
- * (SO_RXQ_OVFL) is read from every batch, so loss before we ever saw a packet is counted too. */
+ * (SO_MEMINFO) is asked for by the statistics, so loss before we ever saw a packet is counted
+ * too. */
 #pragma once
 
 #include "flow.h"

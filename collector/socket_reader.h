@@ -7,7 +7,7 @@
  * (tests/bench/README.md, session 17). Here the socket is emptied by a thread that does
  * nothing else, and the backlog waits in memory bounded by `receive_queue`. When the queue is
  * full the thread stops reading: the kernel's buffer fills and its drops are counted as
- * before (SO_RXQ_OVFL), and the times the queue was full are counted too. */
+ * before (SO_MEMINFO), and the times the queue was full are counted too. */
 #pragma once
 
 #include "socket.h"
