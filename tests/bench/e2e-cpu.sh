@@ -9,6 +9,7 @@
 # transaction's EXEC counts as one command), and how far the sender fell behind its schedule.
 # Only ever sends to 127.0.0.1.
 # usage: e2e-cpu.sh BUILD v5|v9|ipfix redis|decode PORT
+# (COLLECTOR_ARGS: more options for the collector, e.g. "--receive-queue 1048576")
 set -u
 B=$1; V=$2; MODE=$3; PORT=$4
 D=$(mktemp -d)
@@ -17,10 +18,10 @@ if [ "$MODE" = redis ]; then
     --daemonize yes --dir "$D" --pidfile "$D/r.pid" --latency-monitor-threshold 1 >/dev/null
   sleep 0.3
   taskset -c 1 "$B/collector/portsurge-collector" --listen "127.0.0.1:$PORT" --stats \
-    --redis "$D/r.sock" 2>"$D/stats" & C=$!
+    --redis "$D/r.sock" ${COLLECTOR_ARGS:-} 2>"$D/stats" & C=$!
 else
   taskset -c 1 "$B/collector/portsurge-collector" --listen "127.0.0.1:$PORT" --stats \
-    2>"$D/stats" & C=$!
+    ${COLLECTOR_ARGS:-} 2>"$D/stats" & C=$!
 fi
 sleep 0.5; T0=$(awk '{print $14+$15}' /proc/$C/stat)
 [ "$MODE" = redis ] && R0=$(awk '{print $14+$15}' /proc/$(cat "$D/r.pid")/stat)
