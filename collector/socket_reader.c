@@ -305,12 +305,15 @@ ps_socket_reader_fd(const PsSocketReader *self)
     return self->ready_fd;
 }
 
-/* Prefetches the ring's lines from `from` up to `to`; returns how far it got. */
+/* Prefetches the ring's lines from `from` up to `to` into the L2 cache, not the L1: the
+ * aggregation's own prefetches need the L1's few line buffers (v5 full blast into Redis,
+ * alternated: 0.082-0.088 CPU-s per million records against 0.084-0.092; into the L1 only,
+ * 0.10-0.11); returns how far it got. */
 static guint64
 prefetch_ahead(const PsSocketReader *self, guint64 from, guint64 to)
 {
     for (from &= ~(guint64)(CACHE_LINE - 1); from < to; from += CACHE_LINE)
-        __builtin_prefetch(self->ring + (from & (self->size - 1)));
+        __builtin_prefetch(self->ring + (from & (self->size - 1)), 0, 1);
     return from;
 }
 
