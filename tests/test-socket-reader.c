@@ -138,15 +138,15 @@ sending_thread(gpointer user_data)
 
     send_datagrams(sending->listener, 0, sending->count, sending->max_len);
     g_usleep(50 * 1000);
-    /* one more, after the kernel's buffer had time to empty: it carries the count of any
-     * datagrams the kernel dropped */
+    /* one more, after the kernel's buffer had time to empty: it gets through, and when it
+     * has come out every earlier datagram is out or counted as a kernel drop */
     send_datagrams(sending->listener, sending->count, 1, sending->max_len);
     return NULL;
 }
 
 /* Read while they are sent, through the smallest ring: it wraps many times. On a loaded
  * machine the kernel may still drop a few (the thread was not scheduled in time): those
- * are counted, and the sender's last datagram carries their count. */
+ * are counted (SO_MEMINFO), and the sender's last datagram gets through. */
 static void
 test_every_datagram_in_order(void)
 {
@@ -198,7 +198,7 @@ test_full_queue_loses_only_what_is_counted(void)
     drain_until(reader, &seen, max_len, G_MAXUINT, QUIET_MS);
     g_assert_cmpuint(ps_socket_reader_queued_bytes(reader), ==, 0);
     g_assert_cmpuint(seen.count, <, sent);
-    /* the kernel reports its drops with the next datagram it delivers */
+    /* one more gets through now that the queue has room */
     send_datagrams(listener, sent, 1, max_len);
     drain_until(reader, &seen, max_len, G_MAXUINT, QUIET_MS);
     g_assert_cmpuint(seen.mismatches, ==, 0);
@@ -222,7 +222,7 @@ test_deep_queue_comes_out_whole(void)
     reader = ps_socket_reader_start(sockets, BIG_QUEUE);
     send_datagrams(listener, 0, sent, max_len);
     g_usleep(300 * 1000);
-    send_datagrams(listener, sent, 1, max_len); /* carries the count of any kernel drops */
+    send_datagrams(listener, sent, 1, max_len); /* the last: once it is out, all are */
     g_usleep(300 * 1000);
     g_assert_cmpuint(ps_socket_reader_queued_bytes(reader), >, 9 << 20);
     drain_until(reader, &seen, max_len, sent, LATE_MS);
@@ -249,7 +249,7 @@ test_stop_hands_out_the_queue(void)
     fd = (struct pollfd){.fd = ps_socket_reader_fd(reader), .events = POLLIN};
     g_assert_cmpint(poll(&fd, 1, 5000), ==, 1);
     g_usleep(300 * 1000);
-    send_datagrams(listener, 3000, 1, 1400); /* carries the count of any kernel drops */
+    send_datagrams(listener, 3000, 1, 1400); /* the last: once it is out, all are */
     g_usleep(300 * 1000); /* the thread has read everything by now */
     ps_socket_reader_stop(reader);
     ps_socket_reader_drain(reader, on_datagram, &check, G_MAXUINT);
