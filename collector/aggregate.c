@@ -735,8 +735,8 @@ prepare(PsAggregate *aggregate, const PsFlow *flow, gint64 now_ms, LastBucket *l
     p->destination = pair_fingerprint(p->key, p->dst_hash);
     /* the index slot and the pair's slot are usually cache misses: ask for them early. Not the
      * seen destinations' slot: most flows go where their pair's last flow went and never look
-     * at it; asking for it for every flow, or for those whose pair's slot showed another
-     * destination, cost 3-7 ns a record more than the few unasked misses (v5 benchmark) */
+     * at it; asking for it for the flows whose pair's slot showed another destination cost ~3 ns
+     * a record more than the few unasked misses (v5 benchmark, tests/bench/README.md) */
     __builtin_prefetch(&p->bucket->index[key_slot(p->key, p->bucket->index_mask)]);
     if (p->bucket->pairs != NULL)
         __builtin_prefetch(&p->bucket->pairs[p->fingerprint & p->bucket->pairs_mask]);
@@ -949,7 +949,8 @@ ps_bucket_delta_pending_bytes(const PsBucketDelta *delta)
     if (pending == NULL)
         return 0;
     return sizeof(*pending) +
-           (pending->pairs != NULL ? (pending->pairs_mask + 1) * (sizeof(Pair) + sizeof(guint32)) : 0) +
+           (pending->pairs != NULL ? (pending->pairs_mask + 1) * (sizeof(Pair) + sizeof(guint32))
+                                   : 0) +
            pending->addresses->len * (sizeof(PsAddress) + sizeof(guint32));
 }
 

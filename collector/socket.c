@@ -15,7 +15,7 @@
 struct PsSocket {
     int fd;
     guint16 port;
-    gsize rcvbuf;         /* receive buffer granted */
+    gsize rcvbuf; /* receive buffer granted */
     struct mmsghdr messages[PS_SOCKET_BATCH];
     struct iovec iov[PS_SOCKET_BATCH];
     struct sockaddr_storage senders[PS_SOCKET_BATCH];
@@ -151,8 +151,9 @@ ps_socket_port(const PsSocket *self)
     return self->port;
 }
 
-/* Asked for when wanted (SO_MEMINFO), not carried by every datagram (SO_RXQ_OVFL): the
- * control message cost the socket thread ~4% of the collector's CPU at full blast. */
+/* Asked for when wanted (SO_MEMINFO), not carried by every datagram (SO_RXQ_OVFL), whose
+ * control message took ~4% of the collector's samples at full blast (end to end, the
+ * difference was within the noise). */
 guint64
 ps_socket_kernel_drops(const PsSocket *self)
 {

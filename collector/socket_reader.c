@@ -2,8 +2,8 @@
 
 #include <errno.h>
 #include <poll.h>
-#include <sys/eventfd.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 #ifdef __SSE2__
 #include <emmintrin.h>
