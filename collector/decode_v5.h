@@ -22,10 +22,12 @@ typedef struct {
     guint16 sampling_interval; /* low 14 bits; 0 means unsampled */
 } PsV5Header;
 
-/* Decodes one v5 datagram: fills header, then calls sink once per record with exporter and
- * sampling already set on the flow. On any error no record is emitted. */
+/* Decodes one v5 datagram: fills header, and header->count flows when PS_DECODE_OK (on any
+ * error flows is left undefined). Records carry the header's sampling interval, or
+ * assumed_sampling (0 or 1: unsampled) when the header says none. */
 PsDecodeResult ps_decode_v5(const guint8 *data, gsize len, const PsAddress *exporter,
-                            PsV5Header *header, PsFlowSink sink, gpointer user_data);
+                            guint32 assumed_sampling, PsV5Header *header,
+                            PsFlow flows[PS_V5_MAX_RECORDS]);
 
 /* Length of the v5 datagram that starts at data (header + count records), 0 if it cannot be
  * one; used to split files of concatenated datagrams. */

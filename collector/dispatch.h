@@ -14,6 +14,18 @@ typedef struct PsDispatch PsDispatch;
 PsDispatch *ps_dispatch_new(PsFlowSink sink, gpointer user_data, GError **error);
 void ps_dispatch_free(PsDispatch *dispatch);
 
+/* Where v5 packets' flows go instead of the sink, decoded in place: reserve() gives room for
+ * n flows, and commit() is called once the first n of them are written (nothing is
+ * committed for a packet that fails to decode). Lets the store take a packet's flows without a
+ * copy or a call per flow. */
+typedef struct {
+    PsFlow *(*reserve)(guint n, gpointer user_data);
+    void (*commit)(PsFlow *flows, guint n, gpointer user_data);
+    gpointer user_data;
+} PsFlowSlots;
+
+void ps_dispatch_set_flow_slots(PsDispatch *dispatch, const PsFlowSlots *slots);
+
 /* Sampling interval to assume for an exporter (or for all, with exporter NULL) when its
  * packets say nothing about sampling. */
 void ps_dispatch_set_sampling(PsDispatch *dispatch, const PsAddress *exporter, guint32 interval);

@@ -27,8 +27,11 @@ static PsSequenceState *
 sequence_state(PsExporter *exporter, PsVersionSlot slot, guint32 domain)
 {
     gint64 key = (gint64)slot << 32 | domain;
-    PsSequenceState *state = g_hash_table_lookup(exporter->sequences, &key);
+    PsSequenceState *state;
 
+    if (exporter->last_sequence != NULL && exporter->last_sequence_key == key)
+        return exporter->last_sequence; /* states are kept until the exporter is freed */
+    state = g_hash_table_lookup(exporter->sequences, &key);
     if (state == NULL) {
         gint64 *stored_key;
         if (g_hash_table_size(exporter->sequences) >= PS_EXPORTER_MAX_SEQUENCES)
@@ -38,6 +41,8 @@ sequence_state(PsExporter *exporter, PsVersionSlot slot, guint32 domain)
         state = g_new0(PsSequenceState, 1);
         g_hash_table_insert(exporter->sequences, stored_key, state);
     }
+    exporter->last_sequence_key = key;
+    exporter->last_sequence = state;
     return state;
 }
 

@@ -52,7 +52,11 @@ typedef struct {
     guint64 clock_skewed; /* flows counted by arrival time: the exporter's clock is off */
     PsExporterCounters counters[PS_N_VERSIONS];
     GHashTable *sequences; /* (slot << 32 | domain) -> PsSequenceState */
+    gint64 last_sequence_key;       /* the last packet's key in sequences, and its state: */
+    PsSequenceState *last_sequence; /* most packets continue the last one's sequence */
     PsIpfixSession *ipfix; /* created with the first v9 or IPFIX packet */
+    guint32 configured_sampling; /* the dispatch's configuration for it (0: none), */
+    guint configured_generation; /* as of this generation of that configuration */
 } PsExporter;
 
 PsExporter *ps_exporter_new(const PsAddress *address);

@@ -62,6 +62,26 @@ on_flow(const PsFlow *flow, gpointer user_data)
         ps_store_add(collector->parts.store, flow, collector->now_ms);
 }
 
+/* A v5 packet's flows, decoded in place in the store's batch (PsFlowSlots) */
+static PsFlow *
+reserve_flows(guint n, gpointer user_data)
+{
+    Collector *collector = user_data;
+
+    return ps_store_reserve(collector->parts.store, n, collector->now_ms);
+}
+
+static void
+commit_flows(PsFlow *flows, guint n, gpointer user_data)
+{
+    Collector *collector = user_data;
+
+    collector->records += n;
+    for (guint i = 0; collector->out != NULL && i < n; i++)
+        ps_flow_json_append(&flows[i], collector->out);
+    ps_store_commit(collector->parts.store, n);
+}
+
 static void
 flush_output(Collector *collector)
 {
@@ -527,6 +547,8 @@ build(Collector *collector)
             g_printerr("%s\n", error->message);
             return EXIT_CONFIG;
         }
+        ps_dispatch_set_flow_slots(collector->parts.dispatch,
+                                   &(PsFlowSlots){reserve_flows, commit_flows, collector});
     }
     apply_live_settings(collector);
     if (collector->config_path != NULL)

@@ -70,15 +70,29 @@ add_pending(PsStore *store)
     store->n_pending = 0;
 }
 
+PsFlow *
+ps_store_reserve(PsStore *store, guint n, gint64 now_ms)
+{
+    g_return_val_if_fail(n <= PS_AGGREGATE_BATCH, NULL);
+    /* a batch shares one receive time: flows of one wakeup arrive within microseconds */
+    if (store->n_pending + n > PS_AGGREGATE_BATCH ||
+        (store->n_pending > 0 && now_ms != store->pending_now_ms))
+        add_pending(store);
+    store->pending_now_ms = now_ms;
+    return &store->pending[store->n_pending];
+}
+
+void
+ps_store_commit(PsStore *store, guint n)
+{
+    store->n_pending += n;
+}
+
 void
 ps_store_add(PsStore *store, const PsFlow *flow, gint64 now_ms)
 {
-    /* a batch shares one receive time: flows of one wakeup arrive within microseconds */
-    if (store->n_pending == PS_AGGREGATE_BATCH ||
-        (store->n_pending > 0 && now_ms != store->pending_now_ms))
-        add_pending(store);
-    store->pending[store->n_pending++] = *flow;
-    store->pending_now_ms = now_ms;
+    *ps_store_reserve(store, 1, now_ms) = *flow;
+    ps_store_commit(store, 1);
 }
 
 static GArray *

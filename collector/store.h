@@ -17,6 +17,11 @@ void ps_store_free(PsStore *store);
 /* Counts a decoded flow (on the receive thread). now_ms: receive or capture time. */
 void ps_store_add(PsStore *store, const PsFlow *flow, gint64 now_ms);
 
+/* The same for flows decoded in place: room for n (at most PS_AGGREGATE_BATCH) flows, then
+ * how many of them were written. Nothing else may be added in between. */
+PsFlow *ps_store_reserve(PsStore *store, guint n, gint64 now_ms);
+void ps_store_commit(PsStore *store, guint n);
+
 /* Every flush interval: hand what changed, and buckets past their grace, to Redis. */
 void ps_store_flush(PsStore *store, gint64 now_ms);
 

@@ -59,20 +59,39 @@ add_pending(Run *run)
     run->n_pending = 0;
 }
 
-/* store.c's ps_store_add() */
-static void
-on_flow(const PsFlow *flow, gpointer user_data)
+/* the collector's reserve_flows() and store.c's ps_store_reserve(): v5 flows are decoded in
+ * place in the batch */
+static PsFlow *
+reserve_flows(guint n, gpointer user_data)
 {
     Run *run = user_data;
 
-    run->records++;
-    if (run->aggregate == NULL)
-        return;
-    if (run->n_pending == PS_AGGREGATE_BATCH ||
-        (run->n_pending > 0 && run->now_ms != run->pending_now_ms))
+    if (run->aggregate != NULL && (run->n_pending + n > PS_AGGREGATE_BATCH ||
+                                   (run->n_pending > 0 && run->now_ms != run->pending_now_ms)))
         add_pending(run);
-    run->pending[run->n_pending++] = *flow;
     run->pending_now_ms = run->now_ms;
+    return &run->pending[run->n_pending];
+}
+
+static void
+commit_flows(PsFlow *flows, guint n, gpointer user_data)
+{
+    Run *run = user_data;
+
+    (void)flows;
+    run->records += n;
+    if (run->aggregate != NULL)
+        run->n_pending += n;
+}
+
+/* store.c's ps_store_add(), for the other versions */
+static void
+on_flow(const PsFlow *flow, gpointer user_data)
+{
+    PsFlow *slot = reserve_flows(1, user_data);
+
+    *slot = *flow;
+    commit_flows(slot, 1, user_data);
 }
 
 static void
@@ -225,6 +244,7 @@ run_pass(const PsAggregateRunOptions *options, gboolean aggregate, Pass *pass, G
     dispatch = ps_dispatch_new(on_flow, &run, error);
     if (dispatch == NULL)
         return FALSE;
+    ps_dispatch_set_flow_slots(dispatch, &(PsFlowSlots){reserve_flows, commit_flows, &run});
     if (aggregate) {
         ps_aggregate_config_init(&aggregate_config);
         /* as the collector runs by default: the watched ports list their sources at close */
