@@ -27,68 +27,46 @@ static const char rollup_script[] =
     "if redis.call('TTL', ARGV[i]) == -1 then redis.call('EXPIRE', ARGV[i], ARGV[1]) end "
     "end return 0";
 
-/* The arguments of one EVAL, owned until appended (hiredis copies them). */
-typedef struct {
-    GPtrArray *strings; /* owned */
-    GArray *argv;       /* const char * */
-    GArray *lengths;    /* gsize */
-} Call;
-
-static void
-call_add(Call *call, gchar *owned, gsize len)
+/* Starts an EVAL of script; returns how many of its arguments come before the pairs. */
+static guint
+eval_begin(PsRedisCommand *command, const char *script, const char *key, guint ttl_s)
 {
-    g_ptr_array_add(call->strings, owned);
-    g_array_append_val(call->argv, owned);
-    g_array_append_val(call->lengths, len);
-}
-
-static void
-call_add_string(Call *call, const char *text)
-{
-    call_add(call, g_strdup(text), strlen(text));
-}
-
-static void
-call_begin(Call *call, const char *script, const char *key, guint ttl_s)
-{
-    gchar *ttl;
-
-    call->strings = g_ptr_array_new_with_free_func(g_free);
-    call->argv = g_array_new(FALSE, FALSE, sizeof(const char *));
-    call->lengths = g_array_new(FALSE, FALSE, sizeof(gsize));
-    call_add_string(call, "EVAL");
-    call_add_string(call, script);
-    call_add_string(call, key != NULL ? "1" : "0");
+    ps_redis_command_init(command);
+    ps_redis_command_add_string(command, "EVAL");
+    ps_redis_command_add_string(command, script);
+    ps_redis_command_add_string(command, key != NULL ? "1" : "0");
     if (key != NULL)
-        call_add_string(call, key);
-    ttl = g_strdup_printf("%u", ttl_s);
-    call_add(call, ttl, strlen(ttl));
+        ps_redis_command_add_string(command, key);
+    ps_redis_command_add_u64(command, ttl_s);
+    return command->argc;
 }
 
-/* Appends the call if it has pairs, and frees it. */
+/* Appends the EVAL if it has pairs past its header; clears it either way. */
 static void
-call_finish(Call *call, PsRedisPipeline *pipeline, guint header)
+eval_finish(PsRedisCommand *command, PsRedisPipeline *pipeline, guint header)
 {
-    if (call->argv->len > header)
-        ps_redis_pipeline_append(pipeline, call->argv->len,
-                                 &g_array_index(call->argv, const char *, 0),
-                                 &g_array_index(call->lengths, gsize, 0));
-    g_ptr_array_unref(call->strings);
-    g_array_unref(call->argv);
-    g_array_unref(call->lengths);
+    if (command->argc > header)
+        ps_redis_pipeline_append_command(pipeline, command);
+    ps_redis_command_clear(command);
+}
+
+/* A key or field formatted into scratch, added as one argument */
+static void
+add_scratch(PsRedisCommand *command, GString *scratch)
+{
+    ps_redis_command_add(command, scratch->str, scratch->len);
+    g_string_truncate(scratch, 0);
 }
 
 static void
-add_counter(Call *call, const char *series, const char *metric, guint64 value)
+add_counter(PsRedisCommand *command, GString *scratch, const char *series, const char *metric,
+            guint64 value)
 {
-    gchar *field, *number;
-
     if (value == 0)
         return; /* absent fields mean 0: no need to write them */
-    field = ps_field(series, metric);
-    call_add(call, field, strlen(field));
-    number = g_strdup_printf("%" G_GUINT64_FORMAT, value);
-    call_add(call, number, strlen(number));
+    ps_field_append(scratch, series, metric);
+    add_scratch(command, scratch);
+    ps_redis_command_add_u64(command, value);
 }
 
 void
@@ -97,21 +75,21 @@ ps_bucket_write_counters(PsRedisPipeline *pipeline, const char *prefix, guint st
                          guint ttl_s)
 {
     g_autofree gchar *key = ps_key_bucket(prefix, step, start);
+    g_autoptr(GString) scratch = g_string_new(NULL);
 
     for (guint first = range.first; first < range.last; first += PS_BUCKET_WRITE_CHUNK) {
-        Call call;
-        call_begin(&call, counters_script, key, ttl_s);
-        guint header = call.argv->len;
+        PsRedisCommand eval;
+        guint header = eval_begin(&eval, counters_script, key, ttl_s);
         for (guint i = first; i < MIN(first + PS_BUCKET_WRITE_CHUNK, range.last); i++) {
             const PsSeriesDelta *series = &g_array_index(delta->series, PsSeriesDelta, i);
             const PsCounts *c = use_totals ? &series->total : &series->counts;
-            add_counter(&call, series->name, "flows", c->flows);
-            add_counter(&call, series->name, "pkts", c->packets);
-            add_counter(&call, series->name, "bytes", c->bytes);
-            add_counter(&call, series->name, "syn", c->syn);
-            add_counter(&call, series->name, "untracked", c->untracked);
+            add_counter(&eval, scratch, series->name, "flows", c->flows);
+            add_counter(&eval, scratch, series->name, "pkts", c->packets);
+            add_counter(&eval, scratch, series->name, "bytes", c->bytes);
+            add_counter(&eval, scratch, series->name, "syn", c->syn);
+            add_counter(&eval, scratch, series->name, "untracked", c->untracked);
         }
-        call_finish(&call, pipeline, header);
+        eval_finish(&eval, pipeline, header);
     }
 }
 
@@ -122,36 +100,35 @@ hll_empty(const PsHll *hll)
 }
 
 static void
-add_sketch(Call *call, const char *prefix, const PsBucketDelta *delta, const char *kind,
-           const char *series, const PsHll *hll, guint8 *buffer)
+add_sketch(PsRedisCommand *command, GString *scratch, const char *prefix,
+           const PsBucketDelta *delta, const char *kind, const char *series, const PsHll *hll,
+           guint8 *buffer)
 {
-    gchar *key;
-    gsize len;
-
     if (hll_empty(hll))
         return;
-    key = ps_key_bucket_series(prefix, delta->step, delta->start, kind, series);
-    call_add(call, key, strlen(key));
-    len = ps_hll_serialize(hll, buffer);
-    call_add(call, g_memdup2(buffer, len), len);
+    ps_key_bucket_series_append(scratch, prefix, delta->step, delta->start, kind, series);
+    add_scratch(command, scratch);
+    ps_redis_command_add(command, buffer, ps_hll_serialize(hll, buffer));
 }
 
 void
-ps_bucket_write_sketches(PsRedisPipeline *pipeline, const char *prefix, const char *scratch,
+ps_bucket_write_sketches(PsRedisPipeline *pipeline, const char *prefix, const char *scratch_key,
                          const PsBucketDelta *delta, PsSeriesRange range, guint ttl_s)
 {
     g_autofree guint8 *buffer = g_malloc(PS_HLL_SERIALIZED_MAX);
+    g_autoptr(GString) scratch = g_string_new(NULL);
 
     for (guint first = range.first; first < range.last; first += PS_BUCKET_WRITE_CHUNK) {
-        Call call;
-        call_begin(&call, sketches_script, scratch, ttl_s);
-        guint header = call.argv->len;
+        PsRedisCommand eval;
+        guint header = eval_begin(&eval, sketches_script, scratch_key, ttl_s);
         for (guint i = first; i < MIN(first + PS_BUCKET_WRITE_CHUNK, range.last); i++) {
             const PsSeriesDelta *series = &g_array_index(delta->series, PsSeriesDelta, i);
-            add_sketch(&call, prefix, delta, "src", series->name, &series->sources, buffer);
-            add_sketch(&call, prefix, delta, "dst", series->name, &series->destinations, buffer);
+            add_sketch(&eval, scratch, prefix, delta, "src", series->name, &series->sources,
+                       buffer);
+            add_sketch(&eval, scratch, prefix, delta, "dst", series->name,
+                       &series->destinations, buffer);
         }
-        call_finish(&call, pipeline, header);
+        eval_finish(&eval, pipeline, header);
     }
 }
 
@@ -160,25 +137,27 @@ ps_bucket_write_rollup(PsRedisPipeline *pipeline, const char *prefix, const PsBu
                        PsSeriesRange range, guint hour_ttl_s)
 {
     gint64 hour = ps_bucket_start(delta->start, PS_BUCKET_HOUR);
+    g_autoptr(GString) scratch = NULL;
 
     if (delta->step == PS_BUCKET_HOUR)
         return;
     ps_bucket_write_counters(pipeline, prefix, PS_BUCKET_HOUR, hour, delta, range, TRUE,
                              hour_ttl_s);
+    scratch = g_string_new(NULL);
     for (guint first = range.first; first < range.last; first += PS_BUCKET_WRITE_CHUNK) {
-        Call call;
-        call_begin(&call, rollup_script, NULL, hour_ttl_s);
-        guint header = call.argv->len;
+        PsRedisCommand eval;
+        guint header = eval_begin(&eval, rollup_script, NULL, hour_ttl_s);
         for (guint i = first; i < MIN(first + PS_BUCKET_WRITE_CHUNK, range.last); i++) {
             const char *name = g_array_index(delta->series, PsSeriesDelta, i).name;
             for (guint k = 0; k < 2; k++) {
                 const char *kind = k == 0 ? "src" : "dst";
-                gchar *to = ps_key_bucket_series(prefix, PS_BUCKET_HOUR, hour, kind, name);
-                gchar *from = ps_key_bucket_series(prefix, delta->step, delta->start, kind, name);
-                call_add(&call, to, strlen(to));
-                call_add(&call, from, strlen(from));
+                ps_key_bucket_series_append(scratch, prefix, PS_BUCKET_HOUR, hour, kind, name);
+                add_scratch(&eval, scratch);
+                ps_key_bucket_series_append(scratch, prefix, delta->step, delta->start, kind,
+                                            name);
+                add_scratch(&eval, scratch);
             }
         }
-        call_finish(&call, pipeline, header);
+        eval_finish(&eval, pipeline, header);
     }
 }

@@ -24,7 +24,7 @@ void ps_bucket_write_counters(PsRedisPipeline *pipeline, const char *prefix, gui
 
 /* Appends the sketch merges of the range's series of delta (scratch is a key of this
  * collector's). */
-void ps_bucket_write_sketches(PsRedisPipeline *pipeline, const char *prefix, const char *scratch,
+void ps_bucket_write_sketches(PsRedisPipeline *pipeline, const char *prefix, const char *scratch_key,
                                const PsBucketDelta *delta, PsSeriesRange range, guint ttl_s);
 
 /* Appends the roll-up of the range's series of a closed minute bucket into its hour. */

@@ -31,11 +31,22 @@ ps_key_bucket(const char *prefix, guint step, gint64 start)
     return g_strdup_printf("%sb:%u:%" G_GINT64_FORMAT, prefix, step, start);
 }
 
+void
+ps_key_bucket_series_append(GString *out, const char *prefix, guint step, gint64 start,
+                            const char *kind, const char *series)
+{
+    g_string_append_printf(out, "%sb:%u:%" G_GINT64_FORMAT ":%s:%s", prefix, step, start, kind,
+                           series);
+}
+
 gchar *
 ps_key_bucket_series(const char *prefix, guint step, gint64 start, const char *kind,
                      const char *series)
 {
-    return g_strdup_printf("%sb:%u:%" G_GINT64_FORMAT ":%s:%s", prefix, step, start, kind, series);
+    GString *key = g_string_new(NULL);
+
+    ps_key_bucket_series_append(key, prefix, step, start, kind, series);
+    return g_string_free(key, FALSE);
 }
 
 gchar *
@@ -86,8 +97,19 @@ ps_key_seen_since(const char *prefix)
     return g_strdup_printf("%sseen-since", prefix);
 }
 
+void
+ps_field_append(GString *out, const char *series, const char *metric)
+{
+    g_string_append(out, series);
+    g_string_append_c(out, ':');
+    g_string_append(out, metric);
+}
+
 gchar *
 ps_field(const char *series, const char *metric)
 {
-    return g_strdup_printf("%s:%s", series, metric);
+    GString *field = g_string_new(NULL);
+
+    ps_field_append(field, series, metric);
+    return g_string_free(field, FALSE);
 }

@@ -42,6 +42,9 @@ gchar *ps_key_bucket(const char *prefix, guint step, gint64 start);
 /* "ps:b:60:1700000040:src:tcp/445" (kind "src", "dst": HyperLogLog; "top": sorted set). */
 gchar *ps_key_bucket_series(const char *prefix, guint step, gint64 start, const char *kind,
                             const char *series);
+/* The same appended to out (thousands of keys a bucket, without an allocation each). */
+void ps_key_bucket_series_append(GString *out, const char *prefix, guint step, gint64 start,
+                                 const char *kind, const char *series);
 /* "ps:closed:60": sorted set of closed bucket starts. */
 gchar *ps_key_closed(const char *prefix, guint step);
 /* "ps:collector:<id>" heartbeat hash; "ps:exporter:<address>" health hash. */
@@ -61,3 +64,4 @@ gchar *ps_key_seen_since(const char *prefix);
 /* "tcp/445:flows": a counter field of the bucket hash. Metrics: flows, pkts, bytes, syn,
  * untracked; written at close: nsrc, ndst, and nnew (watched series). */
 gchar *ps_field(const char *series, const char *metric);
+void ps_field_append(GString *out, const char *series, const char *metric);

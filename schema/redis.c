@@ -183,12 +183,109 @@ ps_redis_pipeline_init(PsRedisPipeline *pipeline, redisContext *context)
     pipeline->context = context;
 }
 
+#define ARGC_LINE_MAX 16 /* "*4294967295\r\n" */
+
+void
+ps_redis_command_init(PsRedisCommand *command)
+{
+    command->text = g_string_sized_new(256);
+    g_string_set_size(command->text, ARGC_LINE_MAX); /* filled in when appended */
+    command->argc = 0;
+}
+
+/* value in decimal, ending at the end of digits: printf's machinery per number and per
+ * argument length was a tenth of a closing bucket's CPU */
+static gsize
+decimal(guint64 value, char digits[20], const char **start)
+{
+    char *at = digits + 20;
+
+    do {
+        *--at = (char)('0' + value % 10);
+        value /= 10;
+    } while (value > 0);
+    *start = at;
+    return (gsize)(digits + 20 - at);
+}
+
+void
+ps_redis_command_add(PsRedisCommand *command, const void *data, gsize len)
+{
+    char digits[20];
+    const char *length;
+    gsize length_len = decimal(len, digits, &length), at = command->text->len;
+    char *to;
+
+    /* one resize, not five appends: each is a call into glib */
+    g_string_set_size(command->text, at + 1 + length_len + 2 + len + 2);
+    to = command->text->str + at;
+    *to++ = '$';
+    memcpy(to, length, length_len);
+    to += length_len;
+    memcpy(to, "\r\n", 2);
+    if (len > 0)
+        memcpy(to + 2, data, len);
+    memcpy(to + 2 + len, "\r\n", 2);
+    command->argc++;
+}
+
+void
+ps_redis_command_add_string(PsRedisCommand *command, const char *text)
+{
+    ps_redis_command_add(command, text, strlen(text));
+}
+
+void
+ps_redis_command_add_u64(PsRedisCommand *command, guint64 value)
+{
+    char digits[20];
+    const char *start;
+    gsize len = decimal(value, digits, &start);
+
+    ps_redis_command_add(command, start, len);
+}
+
+const char *
+ps_redis_command_text(PsRedisCommand *command, gsize *len)
+{
+    char line[ARGC_LINE_MAX + 1];
+    int n = g_snprintf(line, sizeof(line), "*%u\r\n", command->argc);
+    char *start = command->text->str + ARGC_LINE_MAX - n;
+
+    memcpy(start, line, (gsize)n); /* right before the arguments */
+    *len = command->text->len - (gsize)(ARGC_LINE_MAX - n);
+    return start;
+}
+
+void
+ps_redis_command_clear(PsRedisCommand *command)
+{
+    if (command->text != NULL)
+        g_string_free(command->text, TRUE);
+    command->text = NULL;
+}
+
+void
+ps_redis_pipeline_append_command(PsRedisPipeline *pipeline, PsRedisCommand *command)
+{
+    gsize len;
+    const char *text = ps_redis_command_text(command, &len);
+
+    redisAppendFormattedCommand(pipeline->context, text, len);
+    pipeline->pending++;
+    ps_redis_command_clear(command);
+}
+
 void
 ps_redis_pipeline_append(PsRedisPipeline *pipeline, guint argc, const char **argv,
                          const gsize *argv_len)
 {
-    redisAppendCommandArgv(pipeline->context, argc, argv, argv_len);
-    pipeline->pending++;
+    PsRedisCommand command;
+
+    ps_redis_command_init(&command);
+    for (guint i = 0; i < argc; i++)
+        ps_redis_command_add(&command, argv[i], argv_len != NULL ? argv_len[i] : strlen(argv[i]));
+    ps_redis_pipeline_append_command(pipeline, &command);
 }
 
 void

@@ -1,7 +1,7 @@
 /* Connecting to Redis the same way in every program: redis://[user:password@]host:port/db or
  * a unix socket path, a connect timeout, TCP keepalive, AUTH (ACL user or plain password;
  * PS_REDIS_PASSWORD in the environment wins over the URL), SELECT; and pipelines built with
- * redisAppendCommandArgv (binary-safe, no format strings). hiredis 0.14: a context that
+ * PsRedisCommand (binary-safe, no format strings). hiredis 0.14: a context that
  * returned an error is dead, the caller reconnects. */
 #pragma once
 
@@ -54,6 +54,25 @@ void ps_redis_pipeline_append(PsRedisPipeline *pipeline, guint argc, const char 
 /* Appends a command of NUL-terminated strings, ended by NULL. */
 void ps_redis_pipeline_command(PsRedisPipeline *pipeline, const char *first, ...)
     G_GNUC_NULL_TERMINATED;
+/* One command in the Redis protocol, built as its arguments come. For commands of thousands
+ * of arguments (a bucket's counters and sketches): no copy of each argument to keep it alive,
+ * and no formatting by hiredis, which took most of a closing bucket's CPU (malloc, sdscatfmt:
+ * tests/bench/README.md, session 21). */
+typedef struct {
+    GString *text; /* a gap for the "*argc" line, then "$len", data per argument */
+    guint argc;
+} PsRedisCommand;
+
+void ps_redis_command_init(PsRedisCommand *command);
+void ps_redis_command_add(PsRedisCommand *command, const void *data, gsize len);
+void ps_redis_command_add_string(PsRedisCommand *command, const char *text);
+void ps_redis_command_add_u64(PsRedisCommand *command, guint64 value);
+/* The whole command as Redis reads it. */
+const char *ps_redis_command_text(PsRedisCommand *command, gsize *len);
+void ps_redis_command_clear(PsRedisCommand *command);
+/* Appends the command to the pipeline and clears it. */
+void ps_redis_pipeline_append_command(PsRedisPipeline *pipeline, PsRedisCommand *command);
+
 /* Reads every pending reply; FALSE on I/O failure (the context is then dead). */
 gboolean ps_redis_pipeline_finish(PsRedisPipeline *pipeline, PsRedisReplyFn fn,
                                   gpointer user_data, GError **error);
