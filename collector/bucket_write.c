@@ -47,7 +47,8 @@ eval_finish(PsRedisCommand *command, PsRedisPipeline *pipeline, guint header)
 {
     if (command->argc > header)
         ps_redis_pipeline_append_command(pipeline, command);
-    ps_redis_command_clear(command);
+    else
+        ps_redis_command_clear(command);
 }
 
 /* A key or field formatted into scratch, added as one argument */

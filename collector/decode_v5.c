@@ -52,7 +52,7 @@ typedef struct {
  * caller) into every field of flow, field by field, nothing read back. The aggregation reads
  * the flow next, and a load that spans several recent stores waits until all of them reach
  * the cache, queued behind the aggregation's own stores that miss: a struct copied in whole,
- * then patched, cost ~10% of the collector's CPU at full blast (tests/bench/README.md). */
+ * then patched, cost ~12% more of the collector's CPU at full blast (tests/bench/README.md). */
 static void
 read_record(const guint8 *record, const PsV5Header *header, const PacketFields *packet,
             PsFlow *flow)

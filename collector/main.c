@@ -77,8 +77,10 @@ commit_flows(PsFlow *flows, guint n, gpointer user_data)
     Collector *collector = user_data;
 
     collector->records += n;
-    for (guint i = 0; collector->out != NULL && i < n; i++)
-        ps_flow_json_append(&flows[i], collector->out);
+    if (collector->out != NULL) {
+        for (guint i = 0; i < n; i++)
+            ps_flow_json_append(&flows[i], collector->out);
+    }
     ps_store_commit(collector->parts.store, n);
 }
 
