@@ -50,14 +50,22 @@ typedef struct {
     gint64 last_flush_ms;
 } Collector;
 
+/* Counts decoded flows, and prints them as JSON Lines when asked (--dump; --read without
+ * Redis). */
+static void
+count_and_print(Collector *collector, const PsFlow *flows, guint n)
+{
+    collector->records += n;
+    for (guint i = 0; collector->out != NULL && i < n; i++)
+        ps_flow_json_append(&flows[i], collector->out);
+}
+
 static void
 on_flow(const PsFlow *flow, gpointer user_data)
 {
     Collector *collector = user_data;
 
-    collector->records++;
-    if (collector->out != NULL)
-        ps_flow_json_append(flow, collector->out);
+    count_and_print(collector, flow, 1);
     if (collector->parts.store != NULL)
         ps_store_add(collector->parts.store, flow, collector->now_ms);
 }
@@ -76,11 +84,7 @@ commit_flows(PsFlow *flows, guint n, gpointer user_data)
 {
     Collector *collector = user_data;
 
-    collector->records += n;
-    if (collector->out != NULL) {
-        for (guint i = 0; i < n; i++)
-            ps_flow_json_append(&flows[i], collector->out);
-    }
+    count_and_print(collector, flows, n);
     ps_store_commit(collector->parts.store, n);
 }
 
